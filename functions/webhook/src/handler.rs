@@ -1,0 +1,102 @@
+//! The HTTP edge: an API Gateway request → a `Delivery` → `sync::handle` →
+//! the JSON answer. Every error's status and body is decided here, once.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use kvsync::delivery::Delivery;
+use kvsync::kvcore::KvcoreError;
+use kvsync::sync::{self, Services, SyncError};
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Error, Request, RequestExt, Response};
+use serde_json::json;
+use tokio::time::Instant;
+
+/// Time kept back from the invocation deadline to answer and flush logs.
+const DEADLINE_MARGIN: Duration = Duration::from_millis(1500);
+/// Without a Lambda context (never in Lambda itself), assume this much time.
+const DEFAULT_BUDGET: Duration = Duration::from_secs(20);
+
+pub async fn handle(services: &Services, request: Request) -> Result<Response<Body>, Error> {
+    let deadline = deadline(&request);
+    let delivery = delivery(request);
+    let now_unix = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let answer = sync::handle(services, &delivery, deadline, now_unix).await;
+    Ok(match answer {
+        Ok(answer) => json_response(StatusCode::OK, serde_json::to_value(&answer)?),
+        Err(error) => error_response(&delivery.workflow_id, &error),
+    })
+}
+
+fn delivery(request: Request) -> Delivery {
+    let workflow_id = request
+        .path_parameters_ref()
+        .and_then(|p| p.first("workflow_id"))
+        .map(String::from)
+        .unwrap_or_else(|| {
+            // Behind a proxy route the id is the last path segment.
+            request.raw_http_path().trim_end_matches('/').rsplit('/').next().unwrap_or("").to_string()
+        });
+    let query = request
+        .query_string_parameters_ref()
+        .map(|q| q.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+        .unwrap_or_default();
+    let headers = request
+        .headers()
+        .iter()
+        .filter_map(|(name, value)| Some((name.as_str().to_ascii_lowercase(), value.to_str().ok()?.to_string())))
+        .collect();
+    Delivery {
+        workflow_id,
+        headers,
+        query,
+        // lambda_http has already decoded a base64-encoded body.
+        body: request.into_body().to_vec(),
+    }
+}
+
+fn deadline(request: &Request) -> Instant {
+    let remaining = request
+        .lambda_context_ref()
+        .and_then(|context| context.deadline().duration_since(SystemTime::now()).ok())
+        .unwrap_or(DEFAULT_BUDGET);
+    Instant::now() + remaining.saturating_sub(DEADLINE_MARGIN)
+}
+
+/// The one place errors become HTTP answers (SPEC section 4).
+fn error_response(workflow_id: &str, error: &SyncError) -> Response<Body> {
+    let (status, code, message) = match error {
+        SyncError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", error.to_string()),
+        SyncError::UnknownWorkflow(_) => (StatusCode::NOT_FOUND, "unknown_workflow", error.to_string()),
+        // One body whatever the reason, so a caller learns nothing from it.
+        SyncError::Unauthorized(_) => (
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "missing or invalid signature or token".to_string(),
+        ),
+        SyncError::InvalidPayload(e) => (StatusCode::BAD_REQUEST, "invalid_payload", e.to_string()),
+        SyncError::Misconfigured(_) => (StatusCode::SERVICE_UNAVAILABLE, "misconfigured_workflow", error.to_string()),
+        SyncError::Kvcore(KvcoreError::Unauthorized) => {
+            (StatusCode::SERVICE_UNAVAILABLE, "kvcore_unauthorized", error.to_string())
+        }
+        SyncError::Kvcore(e) if e.is_transient() => (StatusCode::SERVICE_UNAVAILABLE, "kvcore_unavailable", error.to_string()),
+        SyncError::Kvcore(_) => (StatusCode::SERVICE_UNAVAILABLE, "kvcore_rejected", error.to_string()),
+        SyncError::AwsUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "aws_unavailable", error.to_string()),
+    };
+    match status {
+        StatusCode::UNAUTHORIZED => tracing::warn!(workflow_id, reason = %error, "delivery refused"),
+        s if s.is_server_error() => tracing::error!(workflow_id, code, %error, "delivery failed"),
+        _ => tracing::info!(workflow_id, code, %error, "delivery refused"),
+    }
+    json_response(status, json!({"error": {"code": code, "message": message}}))
+}
+
+fn json_response(status: StatusCode, body: serde_json::Value) -> Response<Body> {
+    let mut response = Response::new(Body::Text(body.to_string()));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert("content-type", lambda_http::http::HeaderValue::from_static("application/json"));
+    response
+}

@@ -1,0 +1,332 @@
+//! The kvCORE API client (SPEC section 7): HTTP only, no decisions. Transient
+//! failures (429, 5xx, timeouts) are retried here, within the invocation's
+//! deadline; everything else comes back as a `KvcoreError` to act on.
+
+mod contact;
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable};
+use reqwest::{Method, StatusCode};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use tokio::time::Instant;
+
+pub use contact::KvContact;
+
+use crate::contact::Email;
+
+pub const DEFAULT_BASE_URL: &str = "https://api.kvcore.com/v2/public";
+/// Candidates asked for per page, and pages read at most, per lookup.
+const PAGE_SIZE: u32 = 100;
+const MAX_PAGES: u32 = 5;
+/// One request may take this long before it counts as a (retried) timeout.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(8);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KvcoreError {
+    #[error("kvCORE refused the API token (401); check the workflow's kvcore_token_secret")]
+    Unauthorized,
+    #[error("kvCORE has no such contact (404)")]
+    NotFound,
+    #[error("kvCORE already holds this contact (409)")]
+    Conflict,
+    #[error("kvCORE refused the request ({status}): {message}")]
+    Rejected { status: u16, message: String },
+    #[error("kvCORE is rate limiting (429) past the time this event had")]
+    RateLimited { retry_after: Option<Duration> },
+    #[error("kvCORE is unavailable ({status})")]
+    Unavailable { status: u16 },
+    #[error("kvCORE did not answer in time")]
+    Timeout,
+    #[error("kvCORE could not be reached: {0}")]
+    Network(String),
+    #[error("kvCORE answered something unexpected: {0}")]
+    BadResponse(String),
+}
+
+impl KvcoreError {
+    /// Worth another try: the same request may well succeed shortly.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            KvcoreError::RateLimited { .. }
+                | KvcoreError::Unavailable { .. }
+                | KvcoreError::Timeout
+                | KvcoreError::Network(_)
+        )
+    }
+}
+
+/// One HTTP client for the life of the container (connections are reused
+/// across invocations).
+#[derive(Debug, Clone)]
+pub struct Kvcore {
+    http: reqwest::Client,
+    base_url: String,
+}
+
+impl Kvcore {
+    pub fn new(base_url: &str) -> Result<Kvcore, KvcoreError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT)
+            .user_agent(concat!("kvsync/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| KvcoreError::Network(e.to_string()))?;
+        Ok(Kvcore {
+            http,
+            base_url: base_url.trim_end_matches('/').to_string(),
+        })
+    }
+
+    /// Requests on behalf of one workflow (its token), retried until
+    /// `deadline` at the latest.
+    pub fn session<'a>(&'a self, token: &'a str, deadline: Instant) -> Session<'a> {
+        Session {
+            kvcore: self,
+            token,
+            deadline,
+            requests: AtomicU32::new(0),
+        }
+    }
+}
+
+pub struct Session<'a> {
+    kvcore: &'a Kvcore,
+    token: &'a str,
+    deadline: Instant,
+    requests: AtomicU32,
+}
+
+/// A Laravel page of contacts.
+#[derive(Deserialize)]
+struct Page {
+    #[serde(default)]
+    data: Vec<KvContact>,
+    current_page: Option<u32>,
+    last_page: Option<u32>,
+    next_page_url: Option<String>,
+}
+
+impl Session<'_> {
+    /// How many HTTP requests this session has sent (retries included).
+    pub fn requests(&self) -> u32 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Contacts whose email is, or starts with, `email` (kvCORE's filter).
+    pub async fn find_by_email(&self, email: &Email) -> Result<Vec<KvContact>, KvcoreError> {
+        self.list(&[("filter[email]", email.as_str())]).await
+    }
+
+    /// Contacts kvCORE's free-text search finds for `query`.
+    pub async fn search(&self, query: &str) -> Result<Vec<KvContact>, KvcoreError> {
+        self.list(&[("search", query)]).await
+    }
+
+    pub async fn get(&self, id: u64) -> Result<KvContact, KvcoreError> {
+        let value = self.send(Method::GET, &format!("/contact/{id}"), &[], None).await?;
+        decode_contact(value)
+    }
+
+    pub async fn create(&self, fields: &Map<String, Value>) -> Result<KvContact, KvcoreError> {
+        let value = self.send(Method::POST, "/contact", &[], Some(fields)).await?;
+        decode_contact(value)
+    }
+
+    pub async fn update(&self, id: u64, fields: &Map<String, Value>) -> Result<KvContact, KvcoreError> {
+        let value = self
+            .send(Method::PUT, &format!("/contact/{id}"), &[], Some(fields))
+            .await?;
+        decode_contact(value)
+    }
+
+    async fn list(&self, filter: &[(&str, &str)]) -> Result<Vec<KvContact>, KvcoreError> {
+        let mut contacts = Vec::new();
+        let limit = PAGE_SIZE.to_string();
+        for page in 1..=MAX_PAGES {
+            let page_text = page.to_string();
+            let mut query = filter.to_vec();
+            query.extend([("limit", limit.as_str()), ("page", page_text.as_str())]);
+            let value = self.send(Method::GET, "/contacts", &query, None).await?;
+            let page: Page = serde_json::from_value(value)
+                .map_err(|e| KvcoreError::BadResponse(format!("a contacts page: {e}")))?;
+            let more = page.next_page_url.is_some()
+                && page.current_page.unwrap_or(0) < page.last_page.unwrap_or(0);
+            contacts.extend(page.data);
+            if !more {
+                return Ok(contacts);
+            }
+        }
+        tracing::warn!(pages = MAX_PAGES, "kvCORE lookup has more candidates than are read");
+        Ok(contacts)
+    }
+
+    /// One request, retried on transient failures with capped exponential
+    /// backoff and jitter, or after kvCORE's `Retry-After`, for as long as
+    /// the deadline allows.
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&Map<String, Value>>,
+    ) -> Result<Value, KvcoreError> {
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(Duration::from_millis(200))
+            .with_max_delay(Duration::from_secs(2))
+            .with_max_times(4)
+            .with_jitter();
+        let attempt = || self.send_once(method.clone(), path, query, body);
+        attempt
+            .retry(backoff)
+            .when(KvcoreError::is_transient)
+            .adjust(|error, delay| {
+                let delay = match error {
+                    KvcoreError::RateLimited {
+                        retry_after: Some(after),
+                    } => Some(*after),
+                    _ => delay,
+                }?;
+                // Leave room for the retried request itself.
+                let fits = Instant::now() + delay + REQUEST_TIMEOUT.min(Duration::from_secs(2)) < self.deadline;
+                fits.then_some(delay)
+            })
+            .notify(|error, delay| {
+                tracing::warn!(%error, delay_ms = delay.as_millis() as u64, %path, "kvCORE request retried");
+            })
+            .await
+    }
+
+    async fn send_once(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&Map<String, Value>>,
+    ) -> Result<Value, KvcoreError> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let url = format!("{}{path}", self.kvcore.base_url);
+        let mut request = self
+            .kvcore
+            .http
+            .request(method.clone(), url)
+            .bearer_auth(self.token)
+            .header("accept", "application/json")
+            .query(query);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let remaining = self.deadline.saturating_duration_since(Instant::now());
+        request = request.timeout(REQUEST_TIMEOUT.min(remaining.max(Duration::from_millis(100))));
+
+        let started = Instant::now();
+        let response = request.send().await.map_err(|e| {
+            if e.is_timeout() {
+                KvcoreError::Timeout
+            } else {
+                KvcoreError::Network(without_url(&e))
+            }
+        })?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let bytes = response.bytes().await.map_err(|e| {
+            if e.is_timeout() {
+                KvcoreError::Timeout
+            } else {
+                KvcoreError::Network(without_url(&e))
+            }
+        })?;
+        tracing::debug!(%method, %path, status = status.as_u16(), ms = started.elapsed().as_millis() as u64, "kvCORE request");
+
+        if status.is_success() {
+            return serde_json::from_slice(&bytes)
+                .map_err(|e| KvcoreError::BadResponse(format!("{method} {path}: {e}")));
+        }
+        Err(match status {
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => KvcoreError::Unauthorized,
+            StatusCode::NOT_FOUND => KvcoreError::NotFound,
+            StatusCode::CONFLICT => KvcoreError::Conflict,
+            StatusCode::TOO_MANY_REQUESTS => KvcoreError::RateLimited { retry_after },
+            s if s.is_server_error() || s == StatusCode::REQUEST_TIMEOUT => {
+                KvcoreError::Unavailable { status: s.as_u16() }
+            }
+            s => KvcoreError::Rejected {
+                status: s.as_u16(),
+                message: error_message(&bytes),
+            },
+        })
+    }
+}
+
+fn decode_contact(value: Value) -> Result<KvContact, KvcoreError> {
+    // Some kvCORE answers wrap the contact in {"data": {...}}.
+    let value = match value {
+        Value::Object(mut map) if !map.contains_key("id") && map.get("data").is_some_and(Value::is_object) => {
+            map.remove("data").unwrap_or(Value::Null)
+        }
+        other => other,
+    };
+    serde_json::from_value(value).map_err(|e| KvcoreError::BadResponse(format!("a contact: {e}")))
+}
+
+/// kvCORE's `{"errors": [...]}` or `{"errors": {"field": [...]}}` as one line.
+fn error_message(body: &[u8]) -> String {
+    let Ok(value) = serde_json::from_slice::<Value>(body) else {
+        return String::from_utf8_lossy(body).chars().take(200).collect();
+    };
+    let text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" "),
+        other => other.to_string(),
+    };
+    match value.get("errors").or_else(|| value.get("message")) {
+        Some(Value::Object(fields)) => fields
+            .iter()
+            .map(|(field, messages)| format!("{field}: {}", text(messages)))
+            .collect::<Vec<_>>()
+            .join("; "),
+        Some(other) => text(other),
+        None => value.to_string().chars().take(200).collect(),
+    }
+}
+
+/// reqwest errors print the URL, whose query may hold an email address.
+fn without_url(error: &reqwest::Error) -> String {
+    let mut error = error.to_string();
+    if let Some(start) = error.find(" for url (") {
+        error.truncate(start);
+    }
+    error
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_bodies_become_one_line() {
+        assert_eq!(error_message(br#"{"errors":["Contact not found."]}"#), "Contact not found.");
+        assert_eq!(
+            error_message(br#"{"errors":{"email":["The email must be a valid email address."]}}"#),
+            "email: The email must be a valid email address."
+        );
+        assert_eq!(error_message(b"<html>oops</html>"), "<html>oops</html>");
+    }
+
+    #[test]
+    fn transient_errors() {
+        assert!(KvcoreError::Unavailable { status: 502 }.is_transient());
+        assert!(KvcoreError::RateLimited { retry_after: None }.is_transient());
+        assert!(!KvcoreError::Conflict.is_transient());
+        assert!(!KvcoreError::Unauthorized.is_transient());
+    }
+}

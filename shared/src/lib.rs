@@ -1,0 +1,19 @@
+//! kvsync: keeps kvCORE in step with the apps contacts start in.
+//!
+//! `sync` tells the story of one webhook delivery; the pure domain
+//! (`contact`, `settings`, `sources`, `matching`, `plan`, `fields`) decides;
+//! the adapters (`kvcore`, `store`, `secrets`) do the I/O.
+
+pub mod auth;
+pub mod contact;
+pub mod delivery;
+pub mod fields;
+pub mod kvcore;
+pub mod matching;
+pub mod outcome;
+pub mod plan;
+pub mod secrets;
+pub mod settings;
+pub mod sources;
+pub mod store;
+pub mod sync;
