@@ -12,7 +12,9 @@ use tokio::time::Instant;
 const TOKEN: &str = "kvcore-test-token";
 
 async fn fake() -> (FakeKvcore, Kvcore) {
-    let fake = FakeKvcore::start(FakeConfig::default()).await.expect("fake starts");
+    let fake = FakeKvcore::start(FakeConfig::default())
+        .await
+        .expect("fake starts");
     let client = Kvcore::new(&fake.base_url()).expect("client builds");
     (fake, client)
 }
@@ -39,7 +41,11 @@ async fn email_lookup_returns_kvcores_prefix_candidates_for_verification() {
     assert_eq!(ids.len(), 2, "kvCORE's filter is exact-or-prefix: {ids:?}");
     assert!(ids.contains(&exact));
     let request = &fake.requests()[0];
-    assert!(request.query.contains(&("filter[email]".to_string(), "john@example.com".to_string())));
+    assert!(
+        request
+            .query
+            .contains(&("filter[email]".to_string(), "john@example.com".to_string()))
+    );
 }
 
 #[tokio::test]
@@ -59,7 +65,9 @@ async fn create_get_update() {
     let (fake, client) = fake().await;
     let session = client.session(TOKEN, in_secs(10));
     let created = session
-        .create(&fields(json!({"first_name": "John", "email": "john@example.com", "hashtags": ["buyer"]})))
+        .create(&fields(
+            json!({"first_name": "John", "email": "john@example.com", "hashtags": ["buyer"]}),
+        ))
         .await
         .unwrap();
     assert_eq!(created.text("email"), Some("john@example.com"));
@@ -68,7 +76,10 @@ async fn create_get_update() {
         .await
         .unwrap();
     assert_eq!(updated.text("primary_city"), Some("Naples"));
-    assert_eq!(session.get(created.id).await.unwrap().text("first_name"), Some("John"));
+    assert_eq!(
+        session.get(created.id).await.unwrap().text("first_name"),
+        Some("John")
+    );
     assert_eq!(fake.contacts().len(), 1);
 }
 
@@ -78,29 +89,45 @@ async fn kvcore_error_answers_become_errors_to_act_on() {
     let session = client.session(TOKEN, in_secs(10));
     fake.insert_contact(json!({"email": "john@example.com"}));
 
-    let duplicate = session.create(&fields(json!({"email": "John@example.com"}))).await;
+    let duplicate = session
+        .create(&fields(json!({"email": "John@example.com"})))
+        .await;
     assert_eq!(duplicate.unwrap_err(), KvcoreError::Conflict);
 
-    let invalid = session.create(&fields(json!({"email": "not-an-email"}))).await.unwrap_err();
+    let invalid = session
+        .create(&fields(json!({"email": "not-an-email"})))
+        .await
+        .unwrap_err();
     assert!(
         matches!(&invalid, KvcoreError::Rejected { status: 422, message } if message.starts_with("email:")),
         "{invalid:?}"
     );
 
-    assert_eq!(session.get(999_999).await.unwrap_err(), KvcoreError::NotFound);
+    assert_eq!(
+        session.get(999_999).await.unwrap_err(),
+        KvcoreError::NotFound
+    );
 
     let wrong_token = client.session("not-the-token", in_secs(10));
-    assert_eq!(wrong_token.search("x").await.unwrap_err(), KvcoreError::Unauthorized);
+    assert_eq!(
+        wrong_token.search("x").await.unwrap_err(),
+        KvcoreError::Unauthorized
+    );
 }
 
 #[tokio::test]
 async fn a_429_waits_for_retry_after_then_succeeds() {
     let (fake, client) = fake().await;
-    fake.push_fault(Fault::RateLimited { retry_after_secs: 1 });
+    fake.push_fault(Fault::RateLimited {
+        retry_after_secs: 1,
+    });
     let session = client.session(TOKEN, in_secs(10));
     let started = Instant::now();
     session.search("anyone").await.unwrap();
-    assert!(started.elapsed() >= Duration::from_secs(1), "Retry-After honoured");
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "Retry-After honoured"
+    );
     assert_eq!(session.requests(), 2);
 }
 
@@ -109,7 +136,10 @@ async fn server_errors_are_retried_then_reported_as_transient() {
     let (fake, client) = fake().await;
     fake.push_fault(Fault::Status(502));
     let session = client.session(TOKEN, in_secs(10));
-    session.search("anyone").await.expect("one 502 is retried away");
+    session
+        .search("anyone")
+        .await
+        .expect("one 502 is retried away");
     assert_eq!(session.requests(), 2);
 
     fake.set_persistent_fault(Some(Fault::Status(500)));
@@ -123,12 +153,20 @@ async fn server_errors_are_retried_then_reported_as_transient() {
 #[tokio::test]
 async fn retries_stop_at_the_deadline() {
     let (fake, client) = fake().await;
-    fake.push_fault(Fault::RateLimited { retry_after_secs: 30 });
+    fake.push_fault(Fault::RateLimited {
+        retry_after_secs: 30,
+    });
     let session = client.session(TOKEN, in_secs(5));
     let started = Instant::now();
     let error = session.search("anyone").await.unwrap_err();
-    assert!(matches!(error, KvcoreError::RateLimited { .. }), "{error:?}");
-    assert!(started.elapsed() < Duration::from_secs(2), "no waiting past the deadline");
+    assert!(
+        matches!(error, KvcoreError::RateLimited { .. }),
+        "{error:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "no waiting past the deadline"
+    );
     assert_eq!(session.requests(), 1);
 }
 

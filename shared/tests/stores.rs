@@ -1,0 +1,147 @@
+//! The DynamoDB and Secrets Manager adapters against moto_server, with
+//! tables created from template.yaml. `make test` sets MOTO_URL.
+
+use std::collections::BTreeMap;
+
+use kvsync::secrets::{SecretError, Secrets};
+use kvsync::settings::Source;
+use kvsync::store::{WorkflowError, Workflows};
+use kvsync_devstack::{aws, stack, template};
+use serde_json::json;
+
+struct Moto {
+    dynamodb: aws_sdk_dynamodb::Client,
+    secrets: aws_sdk_secretsmanager::Client,
+    tables: BTreeMap<String, String>,
+}
+
+async fn moto() -> Moto {
+    let url = stack::moto_url_from_env().expect("MOTO_URL: run through `make test`");
+    let config = aws::local_sdk_config(&url).await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+    let tables = aws::create_tables(
+        &dynamodb,
+        &template::template_path(),
+        &stack::unique_prefix(),
+    )
+    .await
+    .expect("tables from template.yaml");
+    Moto {
+        secrets: aws_sdk_secretsmanager::Client::new(&config),
+        dynamodb,
+        tables,
+    }
+}
+
+impl Moto {
+    fn workflows(&self) -> Workflows {
+        Workflows::new(
+            self.dynamodb.clone(),
+            self.tables["WORKFLOWS_TABLE"].clone(),
+        )
+    }
+
+    async fn put(&self, item: serde_json::Value) {
+        aws::put_item_json(&self.dynamodb, &self.tables["WORKFLOWS_TABLE"], &item)
+            .await
+            .expect("put item");
+    }
+}
+
+fn item(id: &str) -> serde_json::Value {
+    json!({
+        "workflow_id": {"S": id},
+        "source": {"S": "generic"},
+        "agent_ids": {"NS": ["7", "9"]},
+        "kvcore_token_secret": {"S": "kvsync/x/kvcore"},
+        "webhook_secret": {"S": "kvsync/x/webhook"},
+        "overwrite_exsting": {"BOOL": false}
+    })
+}
+
+#[tokio::test]
+async fn a_workflow_item_is_read_and_validated() {
+    let moto = moto().await;
+    moto.put(item("leads")).await;
+    let settings = moto
+        .workflows()
+        .get("leads")
+        .await
+        .unwrap()
+        .expect("the workflow");
+    assert_eq!(settings.workflow_id, "leads");
+    assert_eq!(settings.source, Source::Generic);
+    assert_eq!(settings.agent_ids.len(), 2);
+    assert!(
+        settings.overwrite_existing,
+        "the misspelt attribute is ignored, not applied"
+    );
+    assert!(moto.workflows().get("nobody").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn a_bad_item_names_the_attribute() {
+    let moto = moto().await;
+    let mut bad = item("bad");
+    bad["enabled"] = json!({"S": "yes"});
+    moto.put(bad).await;
+    let error = moto.workflows().get("bad").await.unwrap_err();
+    let WorkflowError::Invalid(error) = error else {
+        panic!("expected a settings error, got {error:?}")
+    };
+    assert_eq!(error.attribute, "enabled");
+    assert_eq!(error.found, "S \"yes\"");
+}
+
+#[tokio::test]
+async fn settings_are_cached_for_the_warm_container() {
+    let moto = moto().await;
+    moto.put(item("cached")).await;
+    let workflows = moto.workflows();
+    assert!(workflows.get("cached").await.unwrap().unwrap().enabled);
+    let mut disabled = item("cached");
+    disabled["enabled"] = json!({"BOOL": false});
+    moto.put(disabled).await;
+    assert!(
+        workflows.get("cached").await.unwrap().unwrap().enabled,
+        "within 60 s the cached settings serve"
+    );
+    assert!(
+        !moto
+            .workflows()
+            .get("cached")
+            .await
+            .unwrap()
+            .unwrap()
+            .enabled,
+        "a cold container reads the edit"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_table_is_unavailable_not_unknown() {
+    let moto = moto().await;
+    let workflows = Workflows::new(moto.dynamodb.clone(), "no-such-table".into());
+    assert!(matches!(
+        workflows.get("x").await,
+        Err(WorkflowError::Unavailable(_))
+    ));
+}
+
+#[tokio::test]
+async fn secrets_are_read_and_missing_ones_named() {
+    let moto = moto().await;
+    let name = format!("{}kvsync/demo/token", stack::unique_prefix());
+    aws::put_secret(&moto.secrets, &name, "s3cret")
+        .await
+        .unwrap();
+    let secrets = Secrets::new(moto.secrets.clone());
+    assert_eq!(&*secrets.get(&name).await.unwrap(), "s3cret");
+
+    let missing = secrets.get("kvsync/nope").await.unwrap_err();
+    assert!(
+        matches!(&missing, SecretError::Unusable { id, .. } if id == "kvsync/nope"),
+        "{missing:?}"
+    );
+    assert!(missing.to_string().contains("does not exist"));
+}
