@@ -85,7 +85,11 @@ fn verify_standard(key: &[u8], delivery: &Delivery, now_unix: i64) -> Result<(),
         .filter_map(|entry| entry.strip_prefix("v1,"))
         .filter_map(|sig| BASE64.decode(sig).ok())
         .any(|sig| mac.clone().verify_slice(&sig).is_ok());
-    if matched { Ok(()) } else { Err(AuthError::Mismatch) }
+    if matched {
+        Ok(())
+    } else {
+        Err(AuthError::Mismatch)
+    }
 }
 
 /// Follow Up Boss signs the base64 of the body with the system key, in hex.
@@ -94,7 +98,8 @@ fn verify_followupboss(secret: &str, delivery: &Delivery) -> Result<(), AuthErro
     let signature = hex::decode(signature.trim()).map_err(|_| AuthError::Mismatch)?;
     let mut mac = HmacSha256::new_from_slice(secret.as_bytes()).map_err(|_| AuthError::Mismatch)?;
     mac.update(BASE64.encode(&delivery.body).as_bytes());
-    mac.verify_slice(&signature).map_err(|_| AuthError::Mismatch)
+    mac.verify_slice(&signature)
+        .map_err(|_| AuthError::Mismatch)
 }
 
 fn verify_token(secret: &str, delivery: &Delivery) -> Result<(), AuthError> {
@@ -139,7 +144,10 @@ mod tests {
     #[test]
     fn any_entry_may_match_during_rotation() {
         let rotated = format!("v1,Zm9vYmFy {SIGNATURE} v2,abc");
-        assert_eq!(check(&standard(&rotated, TIMESTAMP), TIMESTAMP + 10), Ok(()));
+        assert_eq!(
+            check(&standard(&rotated, TIMESTAMP), TIMESTAMP + 10),
+            Ok(())
+        );
     }
 
     #[test]
@@ -148,8 +156,14 @@ mod tests {
         tampered.body = br#"{"test": 2432232315}"#.to_vec();
         assert_eq!(check(&tampered, TIMESTAMP), Err(AuthError::Mismatch));
         let garbled = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OF=";
-        assert_eq!(check(&standard(garbled, TIMESTAMP), TIMESTAMP), Err(AuthError::Mismatch));
-        assert_eq!(check(&standard("v1,not base64!", TIMESTAMP), TIMESTAMP), Err(AuthError::Mismatch));
+        assert_eq!(
+            check(&standard(garbled, TIMESTAMP), TIMESTAMP),
+            Err(AuthError::Mismatch)
+        );
+        assert_eq!(
+            check(&standard("v1,not base64!", TIMESTAMP), TIMESTAMP),
+            Err(AuthError::Mismatch)
+        );
     }
 
     #[test]
@@ -182,7 +196,10 @@ mod tests {
         mac.update(BASE64.encode(&body).as_bytes());
         let signature = hex::encode(mac.finalize().into_bytes());
         let delivery = Delivery::new("wf", body.clone()).with_header("fub-signature", &signature);
-        assert_eq!(verify(AuthScheme::FollowUpBoss, "system-key", &delivery, 0), Ok(Ok(())));
+        assert_eq!(
+            verify(AuthScheme::FollowUpBoss, "system-key", &delivery, 0),
+            Ok(Ok(()))
+        );
         assert_eq!(
             verify(AuthScheme::FollowUpBoss, "other-key", &delivery, 0),
             Ok(Err(AuthError::Mismatch))
@@ -196,8 +213,14 @@ mod tests {
         let query = Delivery::new("wf", vec![]).with_query("token", "s3cret");
         assert_eq!(verify(AuthScheme::Token, "s3cret", &query, 0), Ok(Ok(())));
         let wrong = Delivery::new("wf", vec![]).with_header("x-kvsync-token", "s3cre");
-        assert_eq!(verify(AuthScheme::Token, "s3cret", &wrong, 0), Ok(Err(AuthError::Mismatch)));
+        assert_eq!(
+            verify(AuthScheme::Token, "s3cret", &wrong, 0),
+            Ok(Err(AuthError::Mismatch))
+        );
         let none = Delivery::new("wf", vec![]);
-        assert_eq!(verify(AuthScheme::Token, "s3cret", &none, 0), Ok(Err(AuthError::Missing)));
+        assert_eq!(
+            verify(AuthScheme::Token, "s3cret", &none, 0),
+            Ok(Err(AuthError::Missing))
+        );
     }
 }

@@ -60,8 +60,8 @@ impl Email {
             && !domain.starts_with('.')
             && !domain.ends_with('.')
             && !domain.contains("..");
-        let chars_ok = !email.chars().any(|c| c.is_whitespace() || c.is_control())
-            && !domain.contains('@');
+        let chars_ok =
+            !email.chars().any(|c| c.is_whitespace() || c.is_control()) && !domain.contains('@');
         (!local.is_empty() && domain_ok && chars_ok && email.len() <= 254).then_some(Email(email))
     }
 
@@ -260,7 +260,11 @@ mod tests {
             "1-239-555-0100",
         ];
         for form in forms {
-            assert_eq!(e164_of(form, us()).as_deref(), Some("+12395550100"), "{form}");
+            assert_eq!(
+                e164_of(form, us()).as_deref(),
+                Some("+12395550100"),
+                "{form}"
+            );
         }
     }
 

@@ -28,7 +28,8 @@ impl Delivery {
     }
 
     pub fn with_header(mut self, name: &str, value: &str) -> Delivery {
-        self.headers.insert(name.to_ascii_lowercase(), value.to_string());
+        self.headers
+            .insert(name.to_ascii_lowercase(), value.to_string());
         self
     }
 

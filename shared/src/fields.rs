@@ -62,7 +62,10 @@ impl Field {
     }
 
     fn is_phone(self) -> bool {
-        matches!(self, Field::CellPhone1 | Field::HomePhone | Field::WorkPhone)
+        matches!(
+            self,
+            Field::CellPhone1 | Field::HomePhone | Field::WorkPhone
+        )
     }
 }
 
@@ -260,7 +263,12 @@ mod tests {
             &json!("1980-04-01"),
             region
         ));
-        assert!(!same_value(Field::FirstName, Some(&json!("john")), &json!("John"), region));
+        assert!(!same_value(
+            Field::FirstName,
+            Some(&json!("john")),
+            &json!("John"),
+            region
+        ));
         assert!(!same_value(Field::FirstName, None, &json!("John"), region));
     }
 

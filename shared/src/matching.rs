@@ -48,7 +48,10 @@ pub fn by_phone(phone: &Phone, candidates: &[KvContact], settings: &Settings) ->
     pick(
         candidates.iter().filter(|c| {
             MAIN_CARD_PHONES.iter().any(|field| {
-                c.text(field).and_then(|raw| e164_of(raw, region)).as_deref() == Some(phone.e164.as_str())
+                c.text(field)
+                    .and_then(|raw| e164_of(raw, region))
+                    .as_deref()
+                    == Some(phone.e164.as_str())
             }) && settings.allows_agent(c.assigned_agent_id())
         }),
         MatchedBy::Phone,
@@ -82,7 +85,10 @@ mod tests {
             ("webhook_secret".to_string(), Attr::S("w".into())),
         ]);
         if !agent_ids.is_empty() {
-            item.insert("agent_ids".into(), Attr::Ns(agent_ids.iter().map(|s| s.to_string()).collect()));
+            item.insert(
+                "agent_ids".into(),
+                Attr::Ns(agent_ids.iter().map(|s| s.to_string()).collect()),
+            );
         }
         parse("wf", &item).unwrap().0
     }
@@ -105,7 +111,10 @@ mod tests {
             contact(json!({"id": 1, "email": "john@example.com.au"})),
             contact(json!({"id": 2, "email": "john@example.community"})),
         ];
-        assert_eq!(by_email(&email("john@example.com"), &candidates, &settings(&[])), None);
+        assert_eq!(
+            by_email(&email("john@example.com"), &candidates, &settings(&[])),
+            None
+        );
     }
 
     #[test]
@@ -120,15 +129,20 @@ mod tests {
 
     #[test]
     fn second_email_never_matches() {
-        let candidates = [contact(json!({"id": 1, "email": "other@example.com", "second_email": "john@example.com"}))];
-        assert_eq!(by_email(&email("john@example.com"), &candidates, &settings(&[])), None);
+        let candidates = [contact(
+            json!({"id": 1, "email": "other@example.com", "second_email": "john@example.com"}),
+        )];
+        assert_eq!(
+            by_email(&email("john@example.com"), &candidates, &settings(&[])),
+            None
+        );
     }
 
     #[test]
     fn phones_match_on_e164_across_main_card_fields() {
-        let candidates = [
-            contact(json!({"id": 3, "cell_phone_1": "239-555-0199", "work_phone": "(239) 555-0100"})),
-        ];
+        let candidates = [contact(
+            json!({"id": 3, "cell_phone_1": "239-555-0199", "work_phone": "(239) 555-0100"}),
+        )];
         let found = by_phone(&phone("+1 239 555 0100"), &candidates, &settings(&[])).unwrap();
         assert_eq!((found.contact.id, found.matched_by), (3, MatchedBy::Phone));
     }
@@ -140,20 +154,42 @@ mod tests {
             contact(json!({"id": 2, "cell_phone_1": "12395550100999"})),
             contact(json!({"id": 3, "home_phone": "5550100"})),
         ];
-        assert_eq!(by_phone(&phone("2395550100"), &candidates, &settings(&[])), None);
+        assert_eq!(
+            by_phone(&phone("2395550100"), &candidates, &settings(&[])),
+            None
+        );
     }
 
     #[test]
     fn the_agent_filter_applies_to_both() {
         let candidates = [
-            contact(json!({"id": 1, "email": "john@example.com", "cell_phone_1": "2395550100", "assigned_agent_id": 8})),
-            contact(json!({"id": 2, "email": "john@example.com", "cell_phone_1": "2395550100", "assigned_agent_id": 7})),
+            contact(
+                json!({"id": 1, "email": "john@example.com", "cell_phone_1": "2395550100", "assigned_agent_id": 8}),
+            ),
+            contact(
+                json!({"id": 2, "email": "john@example.com", "cell_phone_1": "2395550100", "assigned_agent_id": 7}),
+            ),
             contact(json!({"id": 3, "email": "john@example.com", "cell_phone_1": "2395550100"})),
         ];
         let filtered = settings(&["7"]);
-        assert_eq!(by_email(&email("john@example.com"), &candidates, &filtered).unwrap().contact.id, 2);
-        assert_eq!(by_phone(&phone("2395550100"), &candidates, &filtered).unwrap().contact.id, 2);
-        assert_eq!(by_email(&email("john@example.com"), &candidates[..1], &filtered), None);
+        assert_eq!(
+            by_email(&email("john@example.com"), &candidates, &filtered)
+                .unwrap()
+                .contact
+                .id,
+            2
+        );
+        assert_eq!(
+            by_phone(&phone("2395550100"), &candidates, &filtered)
+                .unwrap()
+                .contact
+                .id,
+            2
+        );
+        assert_eq!(
+            by_email(&email("john@example.com"), &candidates[..1], &filtered),
+            None
+        );
     }
 
     #[test]

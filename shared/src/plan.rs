@@ -115,7 +115,9 @@ mod tests {
             first_name: Some("John".into()),
             last_name: Some("Smith".into()),
             emails: vec![Email::parse("john.smith@example.com").unwrap()],
-            phones: vec![Phone::parse("(239) 555-0142", Region::default(), PhoneKind::Mobile).unwrap()],
+            phones: vec![
+                Phone::parse("(239) 555-0142", Region::default(), PhoneKind::Mobile).unwrap(),
+            ],
             address: Address {
                 street: Some("1 Main St".into()),
                 city: Some("Naples".into()),
@@ -155,7 +157,12 @@ mod tests {
         assert_eq!(contact_id, 1001);
         assert_eq!(
             names(&values),
-            ["primary_address", "primary_city", "primary_state", "primary_zip"],
+            [
+                "primary_address",
+                "primary_city",
+                "primary_state",
+                "primary_zip"
+            ],
             "the kvCORE mobile stays; only the address is written"
         );
     }
@@ -168,7 +175,13 @@ mod tests {
         };
         assert_eq!(
             names(&values),
-            ["cell_phone_1", "primary_address", "primary_city", "primary_state", "primary_zip"]
+            [
+                "cell_phone_1",
+                "primary_address",
+                "primary_city",
+                "primary_state",
+                "primary_zip"
+            ]
         );
         assert_eq!(values[&Field::CellPhone1], json!("+12395550142"));
     }
@@ -176,7 +189,8 @@ mod tests {
     #[test]
     fn nothing_different_is_unchanged_and_tags_alone_do_not_count() {
         let mut person = john();
-        person.phones = vec![Phone::parse("239.555.0100", Region::default(), PhoneKind::Mobile).unwrap()];
+        person.phones =
+            vec![Phone::parse("239.555.0100", Region::default(), PhoneKind::Mobile).unwrap()];
         person.address = Address::default();
         person.tags = vec!["new-tag".into()];
         assert_eq!(
@@ -199,7 +213,10 @@ mod tests {
 
     #[test]
     fn only_sync_fields_are_written() {
-        let s = settings(&[("sync_fields", Attr::Ss(vec!["primary_city".into(), "hashtags".into()]))]);
+        let s = settings(&[(
+            "sync_fields",
+            Attr::Ss(vec!["primary_city".into(), "hashtags".into()]),
+        )]);
         let Action::Update { values, .. } = plan(&s, &john(), Some(&kvcore_john())) else {
             panic!("expected an update")
         };
@@ -213,14 +230,21 @@ mod tests {
     #[test]
     fn create_carries_tags_and_the_owner_else_the_default_agent() {
         let s = settings(&[("default_agent_id", Attr::N("7".into()))]);
-        let Action::Create { values, assigned_agent_id } = plan(&s, &john(), None) else {
+        let Action::Create {
+            values,
+            assigned_agent_id,
+        } = plan(&s, &john(), None)
+        else {
             panic!("expected a create")
         };
         assert_eq!(values[&Field::Hashtags], json!(["buyer"]));
         assert_eq!(assigned_agent_id, Some(7));
         let mut owned = john();
         owned.owner_agent_id = Some(9);
-        let Action::Create { assigned_agent_id, .. } = plan(&s, &owned, None) else {
+        let Action::Create {
+            assigned_agent_id, ..
+        } = plan(&s, &owned, None)
+        else {
             panic!("expected a create")
         };
         assert_eq!(assigned_agent_id, Some(9));
@@ -231,23 +255,38 @@ mod tests {
         let create_only = settings(&[("update_contacts", Attr::Bool(false))]);
         assert_eq!(
             plan(&create_only, &john(), Some(&kvcore_john())),
-            Action::Skip { reason: SkipReason::MatchFoundCreateOnly, contact_id: Some(1001) }
+            Action::Skip {
+                reason: SkipReason::MatchFoundCreateOnly,
+                contact_id: Some(1001)
+            }
         );
-        assert!(matches!(plan(&create_only, &john(), None), Action::Create { .. }));
+        assert!(matches!(
+            plan(&create_only, &john(), None),
+            Action::Create { .. }
+        ));
 
         let update_only = settings(&[("create_contacts", Attr::Bool(false))]);
         assert_eq!(
             plan(&update_only, &john(), None),
-            Action::Skip { reason: SkipReason::NoMatchUpdateOnly, contact_id: None }
+            Action::Skip {
+                reason: SkipReason::NoMatchUpdateOnly,
+                contact_id: None
+            }
         );
-        assert!(matches!(plan(&update_only, &john(), Some(&kvcore_john())), Action::Update { .. }));
+        assert!(matches!(
+            plan(&update_only, &john(), Some(&kvcore_john())),
+            Action::Update { .. }
+        ));
     }
 
     #[test]
     fn prechecks() {
         assert_eq!(precheck(&settings(&[]), &john()), None);
         let disabled = settings(&[("enabled", Attr::Bool(false))]);
-        assert_eq!(precheck(&disabled, &john()), Some(SkipReason::WorkflowDisabled));
+        assert_eq!(
+            precheck(&disabled, &john()),
+            Some(SkipReason::WorkflowDisabled)
+        );
 
         let filtered = settings(&[("agent_ids", Attr::Ns(vec!["7".into()]))]);
         let mut owned = john();
@@ -255,12 +294,19 @@ mod tests {
         assert_eq!(precheck(&filtered, &owned), Some(SkipReason::AgentFiltered));
         owned.owner_agent_id = Some(7);
         assert_eq!(precheck(&filtered, &owned), None);
-        assert_eq!(precheck(&filtered, &john()), None, "no owner: the matches are filtered instead");
+        assert_eq!(
+            precheck(&filtered, &john()),
+            None,
+            "no owner: the matches are filtered instead"
+        );
 
         let nameless = Person {
             first_name: Some("John".into()),
             ..Person::default()
         };
-        assert_eq!(precheck(&settings(&[]), &nameless), Some(SkipReason::NoEmailOrPhone));
+        assert_eq!(
+            precheck(&settings(&[]), &nameless),
+            Some(SkipReason::NoEmailOrPhone)
+        );
     }
 }

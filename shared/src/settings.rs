@@ -103,9 +103,7 @@ impl Settings {
 
 /// A setting that cannot be used, said so a console editor can fix it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "workflow '{workflow_id}': attribute '{attribute}' must be {expected}, found {found}"
-)]
+#[error("workflow '{workflow_id}': attribute '{attribute}' must be {expected}, found {found}")]
 pub struct SettingsError {
     pub workflow_id: String,
     pub attribute: String,
@@ -152,7 +150,10 @@ impl fmt::Display for UnknownAttribute {
 
 /// Validates a workflow item. Unknown attributes do not fail the workflow
 /// (a typo must not stop a team's sync); they come back to be logged.
-pub fn parse(workflow_id: &str, item: &Item) -> Result<(Settings, Vec<UnknownAttribute>), SettingsError> {
+pub fn parse(
+    workflow_id: &str,
+    item: &Item,
+) -> Result<(Settings, Vec<UnknownAttribute>), SettingsError> {
     let read = Reader { workflow_id, item };
     let source = read.one_of(
         "source",
@@ -178,8 +179,13 @@ pub fn parse(workflow_id: &str, item: &Item) -> Result<(Settings, Vec<UnknownAtt
         });
     let default_country = match read.string("default_country")? {
         None => Region::default(),
-        Some(code) => Region::parse(&code)
-            .ok_or_else(|| read.error("default_country", "an ISO country code such as \"US\"", &item["default_country"]))?,
+        Some(code) => Region::parse(&code).ok_or_else(|| {
+            read.error(
+                "default_country",
+                "an ISO country code such as \"US\"",
+                &item["default_country"],
+            )
+        })?,
     };
 
     let settings = Settings {
@@ -239,7 +245,8 @@ fn check_combinations(settings: &Settings, item: &Item) -> Result<(), SettingsEr
             return Err(error(
                 "default_agent_id",
                 "one of agent_ids (created contacts must stay within the workflow's agents)",
-                item.get("default_agent_id").map_or_else(String::new, Attr::describe),
+                item.get("default_agent_id")
+                    .map_or_else(String::new, Attr::describe),
             ));
         }
     }
@@ -304,7 +311,11 @@ impl Reader<'_> {
         })
     }
 
-    fn one_of<T: Copy>(&self, name: &str, choices: &[(&str, T)]) -> Result<Option<T>, SettingsError> {
+    fn one_of<T: Copy>(
+        &self,
+        name: &str,
+        choices: &[(&str, T)],
+    ) -> Result<Option<T>, SettingsError> {
         let Some(attr) = self.get(name) else {
             return Ok(None);
         };
@@ -373,7 +384,11 @@ impl Reader<'_> {
 
     fn sync_fields(&self) -> Result<BTreeSet<Field>, SettingsError> {
         const NAME: &str = "sync_fields";
-        let all = Field::ALL.iter().map(|f| f.name()).collect::<Vec<_>>().join(", ");
+        let all = Field::ALL
+            .iter()
+            .map(|f| f.name())
+            .collect::<Vec<_>>()
+            .join(", ");
         let expected = format!("a string set (SS) of kvCORE fields: {all}");
         match self.get(NAME) {
             None => Ok(Field::ALL.into_iter().collect()),
@@ -400,8 +415,14 @@ mod tests {
     fn minimal() -> Item {
         BTreeMap::from([
             ("workflow_id".to_string(), Attr::S("demo".into())),
-            ("kvcore_token_secret".to_string(), Attr::S("kvsync/demo/kvcore".into())),
-            ("webhook_secret".to_string(), Attr::S("kvsync/demo/webhook".into())),
+            (
+                "kvcore_token_secret".to_string(),
+                Attr::S("kvsync/demo/kvcore".into()),
+            ),
+            (
+                "webhook_secret".to_string(),
+                Attr::S("kvsync/demo/webhook".into()),
+            ),
         ])
     }
 
@@ -439,8 +460,14 @@ mod tests {
             ("overwrite_existing", Attr::Bool(false)),
             ("agent_ids", Attr::Ns(vec!["7".into(), "9".into()])),
             ("default_agent_id", Attr::N("7".into())),
-            ("agent_map", Attr::M(BTreeMap::from([("42".to_string(), Attr::N("9".into()))]))),
-            ("sync_fields", Attr::Ss(vec!["email".into(), "primary_city".into()])),
+            (
+                "agent_map",
+                Attr::M(BTreeMap::from([("42".to_string(), Attr::N("9".into()))])),
+            ),
+            (
+                "sync_fields",
+                Attr::Ss(vec!["email".into(), "primary_city".into()]),
+            ),
             ("default_country", Attr::S("gb".into())),
             ("source_api_secret", Attr::S("kvsync/demo/fub".into())),
             ("dry_run", Attr::Bool(true)),
@@ -448,11 +475,18 @@ mod tests {
         let (s, _) = parse("demo", &item).unwrap();
         assert!(!s.enabled && !s.create_contacts && s.update_contacts && !s.overwrite_existing);
         assert_eq!(s.source, Source::FollowUpBoss);
-        assert_eq!(s.auth, AuthScheme::FollowUpBoss, "followupboss sources default to their own auth");
+        assert_eq!(
+            s.auth,
+            AuthScheme::FollowUpBoss,
+            "followupboss sources default to their own auth"
+        );
         assert_eq!(s.agent_ids, BTreeSet::from([7, 9]));
         assert_eq!(s.default_agent_id, Some(7));
         assert_eq!(s.agent_map["42"], 9);
-        assert_eq!(s.sync_fields, BTreeSet::from([Field::Email, Field::PrimaryCity]));
+        assert_eq!(
+            s.sync_fields,
+            BTreeSet::from([Field::Email, Field::PrimaryCity])
+        );
         assert_eq!(s.default_country, Region::parse("GB").unwrap());
         assert_eq!(s.source_api_secret.as_deref(), Some("kvsync/demo/fub"));
         assert!(s.dry_run);
@@ -461,7 +495,10 @@ mod tests {
     #[test]
     fn agent_ids_may_be_a_list_of_numbers() {
         let item = with(&[("agent_ids", Attr::L(vec![Attr::N("3".into())]))]);
-        assert_eq!(parse("demo", &item).unwrap().0.agent_ids, BTreeSet::from([3]));
+        assert_eq!(
+            parse("demo", &item).unwrap().0.agent_ids,
+            BTreeSet::from([3])
+        );
     }
 
     #[test]
@@ -523,7 +560,10 @@ mod tests {
             ("agent_ids", Attr::Ns(vec!["7".into()])),
             ("default_agent_id", Attr::N("8".into())),
         ]);
-        assert_eq!(error_of(&default_outside_filter).attribute, "default_agent_id");
+        assert_eq!(
+            error_of(&default_outside_filter).attribute,
+            "default_agent_id"
+        );
     }
 
     #[test]
@@ -536,7 +576,10 @@ mod tests {
     fn unknown_attributes_come_back_with_the_nearest_name() {
         let item = with(&[("overwrite_exsting", Attr::Bool(false))]);
         let (settings, unknown) = parse("demo", &item).unwrap();
-        assert!(settings.overwrite_existing, "a typo must not change behaviour");
+        assert!(
+            settings.overwrite_existing,
+            "a typo must not change behaviour"
+        );
         assert_eq!(
             unknown,
             vec![UnknownAttribute {
@@ -550,7 +593,8 @@ mod tests {
     fn agent_filter() {
         let (open, _) = parse("demo", &minimal()).unwrap();
         assert!(open.allows_agent(None) && open.allows_agent(Some(1)));
-        let (closed, _) = parse("demo", &with(&[("agent_ids", Attr::Ns(vec!["7".into()]))])).unwrap();
+        let (closed, _) =
+            parse("demo", &with(&[("agent_ids", Attr::Ns(vec!["7".into()]))])).unwrap();
         assert!(closed.allows_agent(Some(7)));
         assert!(!closed.allows_agent(Some(8)));
         assert!(!closed.allows_agent(None));

@@ -63,11 +63,23 @@ pub async fn handle(
         return Err(SyncError::PayloadTooLarge);
     }
     let settings = load_workflow(services, &delivery.workflow_id).await?;
-    let webhook_secret = read_secret(services, &settings, "webhook_secret", &settings.webhook_secret).await?;
+    let webhook_secret = read_secret(
+        services,
+        &settings,
+        "webhook_secret",
+        &settings.webhook_secret,
+    )
+    .await?;
     match auth::verify(settings.auth, &webhook_secret, delivery, now_unix) {
         Ok(Ok(())) => {}
         Ok(Err(reason)) => return Err(SyncError::Unauthorized(reason)),
-        Err(unusable) => return Err(misconfigured(&settings, "webhook_secret", &unusable.to_string())),
+        Err(unusable) => {
+            return Err(misconfigured(
+                &settings,
+                "webhook_secret",
+                &unusable.to_string(),
+            ));
+        }
     }
 
     let context = ParseContext {
@@ -124,6 +136,9 @@ async fn sync_person(
         // source retries once it does.
         Err(KvcoreError::Conflict) => match lookup(session, settings, person).await? {
             Some(found) => Ok(execute(session, settings, person, Some(&found)).await?),
+            None if held_by_another_agent(session, settings, person).await? => {
+                Ok(skipped(settings, person, SkipReason::AgentFiltered, None))
+            }
             None => Err(KvcoreError::Unavailable { status: 409 }.into()),
         },
         result => Ok(result?),
@@ -138,13 +153,19 @@ async fn execute(
     found: Option<&Match>,
 ) -> Result<PersonResult, KvcoreError> {
     let (outcome, contact_id, fields) = match plan::plan(settings, person, found) {
-        Action::Skip { reason, contact_id } => return Ok(skipped(settings, person, reason, contact_id)),
+        Action::Skip { reason, contact_id } => {
+            return Ok(skipped(settings, person, reason, contact_id));
+        }
         Action::Unchanged { contact_id } => (Outcome::Unchanged, Some(contact_id), Vec::new()),
         Action::Update { contact_id, values } => {
             if !settings.dry_run {
                 session.update(contact_id, &body(&values, None)).await?;
             }
-            (Outcome::Updated, Some(contact_id), field_names(&values, None))
+            (
+                Outcome::Updated,
+                Some(contact_id),
+                field_names(&values, None),
+            )
         }
         Action::Create {
             values,
@@ -170,9 +191,30 @@ async fn execute(
     })
 }
 
+/// Whether kvCORE's duplicate is a contact outside the workflow's agents:
+/// then it is another agent's person, neither ours to create nor to update.
+async fn held_by_another_agent(
+    session: &Session<'_>,
+    settings: &Settings,
+    person: &Person,
+) -> Result<bool, KvcoreError> {
+    if settings.agent_ids.is_empty() {
+        return Ok(false);
+    }
+    let unfiltered = Settings {
+        agent_ids: Default::default(),
+        ..settings.clone()
+    };
+    Ok(lookup(session, &unfiltered, person).await?.is_some())
+}
+
 /// Email first (each of the person's emails), then each phone; every
 /// candidate kvCORE offers is verified by `matching`.
-async fn lookup(session: &Session<'_>, settings: &Settings, person: &Person) -> Result<Option<Match>, KvcoreError> {
+async fn lookup(
+    session: &Session<'_>,
+    settings: &Settings,
+    person: &Person,
+) -> Result<Option<Match>, KvcoreError> {
     for email in &person.emails {
         let candidates = session.find_by_email(email).await?;
         if let Some(found) = matching::by_email(email, &candidates, settings) {
@@ -209,7 +251,11 @@ async fn load_workflow(services: &Services, workflow_id: &str) -> Result<Arc<Set
         Err(WorkflowError::Unavailable(e)) => return Err(SyncError::AwsUnavailable(e)),
     };
     if !sources::is_supported(settings.source) {
-        return Err(misconfigured(&settings, "source", "a source this version reads: \"generic\""));
+        return Err(misconfigured(
+            &settings,
+            "source",
+            "a source this version reads: \"generic\"",
+        ));
     }
     Ok(settings)
 }
@@ -227,7 +273,13 @@ async fn read_secret(
 }
 
 async fn kvcore_token(services: &Services, settings: &Settings) -> Result<String, SyncError> {
-    let secret = read_secret(services, settings, "kvcore_token_secret", &settings.kvcore_token_secret).await?;
+    let secret = read_secret(
+        services,
+        settings,
+        "kvcore_token_secret",
+        &settings.kvcore_token_secret,
+    )
+    .await?;
     secrets::kvcore_token(&secret).ok_or_else(|| {
         misconfigured(
             settings,
@@ -244,7 +296,12 @@ fn misconfigured(settings: &Settings, attribute: &str, problem: &str) -> SyncErr
     ))
 }
 
-fn skipped(settings: &Settings, person: &Person, reason: SkipReason, contact_id: Option<u64>) -> PersonResult {
+fn skipped(
+    settings: &Settings,
+    person: &Person,
+    reason: SkipReason,
+    contact_id: Option<u64>,
+) -> PersonResult {
     PersonResult {
         source_id: person.source_id.clone(),
         outcome: Outcome::Skipped,

@@ -36,16 +36,31 @@ fn delivery(request: Request) -> Delivery {
         .map(String::from)
         .unwrap_or_else(|| {
             // Behind a proxy route the id is the last path segment.
-            request.raw_http_path().trim_end_matches('/').rsplit('/').next().unwrap_or("").to_string()
+            request
+                .raw_http_path()
+                .trim_end_matches('/')
+                .rsplit('/')
+                .next()
+                .unwrap_or("")
+                .to_string()
         });
     let query = request
         .query_string_parameters_ref()
-        .map(|q| q.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+        .map(|q| {
+            q.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        })
         .unwrap_or_default();
     let headers = request
         .headers()
         .iter()
-        .filter_map(|(name, value)| Some((name.as_str().to_ascii_lowercase(), value.to_str().ok()?.to_string())))
+        .filter_map(|(name, value)| {
+            Some((
+                name.as_str().to_ascii_lowercase(),
+                value.to_str().ok()?.to_string(),
+            ))
+        })
         .collect();
     Delivery {
         workflow_id,
@@ -67,8 +82,14 @@ fn deadline(request: &Request) -> Instant {
 /// The one place errors become HTTP answers (SPEC section 4).
 fn error_response(workflow_id: &str, error: &SyncError) -> Response<Body> {
     let (status, code, message) = match error {
-        SyncError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", error.to_string()),
-        SyncError::UnknownWorkflow(_) => (StatusCode::NOT_FOUND, "unknown_workflow", error.to_string()),
+        SyncError::PayloadTooLarge => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            error.to_string(),
+        ),
+        SyncError::UnknownWorkflow(_) => {
+            (StatusCode::NOT_FOUND, "unknown_workflow", error.to_string())
+        }
         // One body whatever the reason, so a caller learns nothing from it.
         SyncError::Unauthorized(_) => (
             StatusCode::UNAUTHORIZED,
@@ -76,16 +97,36 @@ fn error_response(workflow_id: &str, error: &SyncError) -> Response<Body> {
             "missing or invalid signature or token".to_string(),
         ),
         SyncError::InvalidPayload(e) => (StatusCode::BAD_REQUEST, "invalid_payload", e.to_string()),
-        SyncError::Misconfigured(_) => (StatusCode::SERVICE_UNAVAILABLE, "misconfigured_workflow", error.to_string()),
-        SyncError::Kvcore(KvcoreError::Unauthorized) => {
-            (StatusCode::SERVICE_UNAVAILABLE, "kvcore_unauthorized", error.to_string())
-        }
-        SyncError::Kvcore(e) if e.is_transient() => (StatusCode::SERVICE_UNAVAILABLE, "kvcore_unavailable", error.to_string()),
-        SyncError::Kvcore(_) => (StatusCode::SERVICE_UNAVAILABLE, "kvcore_rejected", error.to_string()),
-        SyncError::AwsUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "aws_unavailable", error.to_string()),
+        SyncError::Misconfigured(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "misconfigured_workflow",
+            error.to_string(),
+        ),
+        SyncError::Kvcore(KvcoreError::Unauthorized) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "kvcore_unauthorized",
+            error.to_string(),
+        ),
+        SyncError::Kvcore(e) if e.is_transient() => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "kvcore_unavailable",
+            error.to_string(),
+        ),
+        SyncError::Kvcore(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "kvcore_rejected",
+            error.to_string(),
+        ),
+        SyncError::AwsUnavailable(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "aws_unavailable",
+            error.to_string(),
+        ),
     };
     match status {
-        StatusCode::UNAUTHORIZED => tracing::warn!(workflow_id, reason = %error, "delivery refused"),
+        StatusCode::UNAUTHORIZED => {
+            tracing::warn!(workflow_id, reason = %error, "delivery refused")
+        }
         s if s.is_server_error() => tracing::error!(workflow_id, code, %error, "delivery failed"),
         _ => tracing::info!(workflow_id, code, %error, "delivery refused"),
     }
@@ -95,8 +136,9 @@ fn error_response(workflow_id: &str, error: &SyncError) -> Response<Body> {
 fn json_response(status: StatusCode, body: serde_json::Value) -> Response<Body> {
     let mut response = Response::new(Body::Text(body.to_string()));
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert("content-type", lambda_http::http::HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        "content-type",
+        lambda_http::http::HeaderValue::from_static("application/json"),
+    );
     response
 }

@@ -25,15 +25,21 @@ async fn main() -> Result<(), Error> {
 
     let services = services().await?;
     let services = &services;
-    run(service_fn(move |request| handler::handle(services, request))).await
+    run(service_fn(move |request| {
+        handler::handle(services, request)
+    }))
+    .await
 }
 
 /// Everything that outlives one invocation. `AWS_ENDPOINT_URL`, when set,
 /// is honoured by aws-config itself.
 async fn services() -> Result<Services, Error> {
-    let env = |name: &str| std::env::var(name).map_err(|_| format!("environment variable {name} is not set"));
+    let env = |name: &str| {
+        std::env::var(name).map_err(|_| format!("environment variable {name} is not set"))
+    };
     let aws = aws_config::load_from_env().await;
-    let kvcore_base = std::env::var("KVCORE_BASE_URL").unwrap_or_else(|_| DEFAULT_BASE_URL.to_string());
+    let kvcore_base =
+        std::env::var("KVCORE_BASE_URL").unwrap_or_else(|_| DEFAULT_BASE_URL.to_string());
     Ok(Services {
         workflows: Workflows::new(aws_sdk_dynamodb::Client::new(&aws), env("WORKFLOWS_TABLE")?),
         secrets: Secrets::new(aws_sdk_secretsmanager::Client::new(&aws)),

@@ -55,16 +55,19 @@ mod tests {
 
     #[test]
     fn ids_and_agents_come_as_numbers_or_strings() {
-        let a: KvContact = serde_json::from_value(json!({"id": "12", "assigned_agent_id": "7"})).unwrap();
+        let a: KvContact =
+            serde_json::from_value(json!({"id": "12", "assigned_agent_id": "7"})).unwrap();
         assert_eq!((a.id, a.assigned_agent_id()), (12, Some(7)));
-        let b: KvContact = serde_json::from_value(json!({"id": 13, "assigned_agent_id": 0})).unwrap();
+        let b: KvContact =
+            serde_json::from_value(json!({"id": 13, "assigned_agent_id": 0})).unwrap();
         assert_eq!((b.id, b.assigned_agent_id()), (13, None));
         assert!(serde_json::from_value::<KvContact>(json!({"first_name": "x"})).is_err());
     }
 
     #[test]
     fn empty_text_is_none() {
-        let c: KvContact = serde_json::from_value(json!({"id": 1, "email": "  ", "first_name": " Jo "})).unwrap();
+        let c: KvContact =
+            serde_json::from_value(json!({"id": 1, "email": "  ", "first_name": " Jo "})).unwrap();
         assert_eq!(c.text("email"), None);
         assert_eq!(c.text("first_name"), Some("Jo"));
     }

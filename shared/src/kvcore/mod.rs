@@ -128,16 +128,24 @@ impl Session<'_> {
     }
 
     pub async fn get(&self, id: u64) -> Result<KvContact, KvcoreError> {
-        let value = self.send(Method::GET, &format!("/contact/{id}"), &[], None).await?;
+        let value = self
+            .send(Method::GET, &format!("/contact/{id}"), &[], None)
+            .await?;
         decode_contact(value)
     }
 
     pub async fn create(&self, fields: &Map<String, Value>) -> Result<KvContact, KvcoreError> {
-        let value = self.send(Method::POST, "/contact", &[], Some(fields)).await?;
+        let value = self
+            .send(Method::POST, "/contact", &[], Some(fields))
+            .await?;
         decode_contact(value)
     }
 
-    pub async fn update(&self, id: u64, fields: &Map<String, Value>) -> Result<KvContact, KvcoreError> {
+    pub async fn update(
+        &self,
+        id: u64,
+        fields: &Map<String, Value>,
+    ) -> Result<KvContact, KvcoreError> {
         let value = self
             .send(Method::PUT, &format!("/contact/{id}"), &[], Some(fields))
             .await?;
@@ -161,7 +169,10 @@ impl Session<'_> {
                 return Ok(contacts);
             }
         }
-        tracing::warn!(pages = MAX_PAGES, "kvCORE lookup has more candidates than are read");
+        tracing::warn!(
+            pages = MAX_PAGES,
+            "kvCORE lookup has more candidates than are read"
+        );
         Ok(contacts)
     }
 
@@ -270,7 +281,9 @@ impl Session<'_> {
 fn decode_contact(value: Value) -> Result<KvContact, KvcoreError> {
     // Some kvCORE answers wrap the contact in {"data": {...}}.
     let value = match value {
-        Value::Object(mut map) if !map.contains_key("id") && map.get("data").is_some_and(Value::is_object) => {
+        Value::Object(mut map)
+            if !map.contains_key("id") && map.get("data").is_some_and(Value::is_object) =>
+        {
             map.remove("data").unwrap_or(Value::Null)
         }
         other => other,
@@ -285,7 +298,11 @@ fn error_message(body: &[u8]) -> String {
     };
     let text = |v: &Value| match v {
         Value::String(s) => s.clone(),
-        Value::Array(items) => items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" "),
+        Value::Array(items) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join(" "),
         other => other.to_string(),
     };
     match value.get("errors").or_else(|| value.get("message")) {
@@ -314,7 +331,10 @@ mod tests {
 
     #[test]
     fn error_bodies_become_one_line() {
-        assert_eq!(error_message(br#"{"errors":["Contact not found."]}"#), "Contact not found.");
+        assert_eq!(
+            error_message(br#"{"errors":["Contact not found."]}"#),
+            "Contact not found."
+        );
         assert_eq!(
             error_message(br#"{"errors":{"email":["The email must be a valid email address."]}}"#),
             "email: The email must be a valid email address."

@@ -29,7 +29,14 @@ pub fn calendar_date(raw: &str) -> Option<String> {
     let day: u8 = parts.next()?.parse().ok()?;
     let month = time::Month::try_from(month).ok()?;
     let date = time::Date::from_calendar_date(year, month, day).ok()?;
-    (raw.len() == 10).then(|| format!("{:04}-{:02}-{:02}", date.year(), u8::from(date.month()), date.day()))
+    (raw.len() == 10).then(|| {
+        format!(
+            "{:04}-{:02}-{:02}",
+            date.year(),
+            u8::from(date.month()),
+            date.day()
+        )
+    })
 }
 
 #[cfg(test)]
@@ -40,9 +47,15 @@ mod tests {
     #[test]
     fn times() {
         assert_eq!(timestamp_ms(&json!("1970-01-01T00:00:01Z")), Some(1000));
-        assert_eq!(timestamp_ms(&json!("1970-01-01T01:00:01+01:00")), Some(1000));
+        assert_eq!(
+            timestamp_ms(&json!("1970-01-01T01:00:01+01:00")),
+            Some(1000)
+        );
         assert_eq!(timestamp_ms(&json!(1)), Some(1000));
-        assert_eq!(timestamp_ms(&json!(1_700_000_000_000_i64)), Some(1_700_000_000_000));
+        assert_eq!(
+            timestamp_ms(&json!(1_700_000_000_000_i64)),
+            Some(1_700_000_000_000)
+        );
         assert_eq!(timestamp_ms(&json!("yesterday")), None);
         assert_eq!(timestamp_ms(&json!(true)), None);
     }

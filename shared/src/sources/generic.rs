@@ -20,9 +20,9 @@ pub fn parse(body: &[u8], context: ParseContext) -> Result<SourceEvent, PayloadE
             )
         })?),
     };
-    let contact = root
-        .object("contact")?
-        .ok_or_else(|| PayloadError::new("contact", "is required: the person this event is about"))?;
+    let contact = root.object("contact")?.ok_or_else(|| {
+        PayloadError::new("contact", "is required: the person this event is about")
+    })?;
     let mut person = person(&contact, context)?;
     person.changed_at_ms = changed_at_ms;
     Ok(SourceEvent {
@@ -33,7 +33,11 @@ pub fn parse(body: &[u8], context: ParseContext) -> Result<SourceEvent, PayloadE
 
 fn person(contact: &Obj<'_>, context: ParseContext) -> Result<Person, PayloadError> {
     let text = |name: &str| -> Result<Option<String>, PayloadError> {
-        Ok(contact.string(name)?.map(str::trim).filter(|s| !s.is_empty()).map(String::from))
+        Ok(contact
+            .string(name)?
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from))
     };
     let mut person = Person {
         source_id: contact.id("source_id")?,
@@ -55,7 +59,10 @@ fn person(contact: &Obj<'_>, context: ParseContext) -> Result<Person, PayloadErr
     for (path, value) in contact.array("phones")? {
         let entry = element_object(path, value)?;
         let Some(number) = entry.string("number")?.filter(|n| !n.trim().is_empty()) else {
-            return Err(PayloadError::new(&entry.field_path("number"), "is required"));
+            return Err(PayloadError::new(
+                &entry.field_path("number"),
+                "is required",
+            ));
         };
         let kind = PhoneKind::from_label(entry.string("type")?);
         match Phone::parse(number, context.region, kind) {
@@ -93,7 +100,10 @@ fn person(contact: &Obj<'_>, context: ParseContext) -> Result<Person, PayloadErr
     person.owner_agent_id = match contact.id("owner_agent_id")? {
         None => None,
         Some(id) => Some(id.parse::<u64>().map_err(|_| {
-            PayloadError::new(&contact.field_path("owner_agent_id"), "must be a kvCORE agent id (a whole number)")
+            PayloadError::new(
+                &contact.field_path("owner_agent_id"),
+                "must be a kvCORE agent id (a whole number)",
+            )
         })?),
     };
 
@@ -178,27 +188,65 @@ mod tests {
         assert_eq!(person.problems.len(), 3);
         assert!(person.problems[0].starts_with("contact.email"));
         assert!(person.problems[1].starts_with("contact.phones[0].number"));
-        assert!(!person.problems.iter().any(|p| p.contains("john at example")));
+        assert!(
+            !person
+                .problems
+                .iter()
+                .any(|p| p.contains("john at example"))
+        );
     }
 
     #[test]
     fn wrong_shapes_name_the_field() {
-        assert_eq!(parse(b"not json", ParseContext { region: Region::default() }).unwrap_err().field, "body");
+        assert_eq!(
+            parse(
+                b"not json",
+                ParseContext {
+                    region: Region::default()
+                }
+            )
+            .unwrap_err()
+            .field,
+            "body"
+        );
         assert_eq!(field_of(json!([1])), "body");
         assert_eq!(field_of(json!({})), "contact");
         assert_eq!(field_of(json!({"contact": "john"})), "contact");
-        assert_eq!(field_of(json!({"contact": {"first_name": 5}})), "contact.first_name");
-        assert_eq!(field_of(json!({"contact": {"phones": "2395550100"}})), "contact.phones");
-        assert_eq!(field_of(json!({"contact": {"phones": ["2395550100"]}})), "contact.phones[0]");
-        assert_eq!(field_of(json!({"contact": {"phones": [{"type": "mobile"}]}})), "contact.phones[0].number");
-        assert_eq!(field_of(json!({"contact": {"owner_agent_id": "seven"}})), "contact.owner_agent_id");
-        assert_eq!(field_of(json!({"contact": {"tags": [1]}})), "contact.tags[0]");
-        assert_eq!(field_of(json!({"contact": {}, "occurred_at": "yesterday"})), "occurred_at");
+        assert_eq!(
+            field_of(json!({"contact": {"first_name": 5}})),
+            "contact.first_name"
+        );
+        assert_eq!(
+            field_of(json!({"contact": {"phones": "2395550100"}})),
+            "contact.phones"
+        );
+        assert_eq!(
+            field_of(json!({"contact": {"phones": ["2395550100"]}})),
+            "contact.phones[0]"
+        );
+        assert_eq!(
+            field_of(json!({"contact": {"phones": [{"type": "mobile"}]}})),
+            "contact.phones[0].number"
+        );
+        assert_eq!(
+            field_of(json!({"contact": {"owner_agent_id": "seven"}})),
+            "contact.owner_agent_id"
+        );
+        assert_eq!(
+            field_of(json!({"contact": {"tags": [1]}})),
+            "contact.tags[0]"
+        );
+        assert_eq!(
+            field_of(json!({"contact": {}, "occurred_at": "yesterday"})),
+            "occurred_at"
+        );
     }
 
     #[test]
     fn nulls_read_as_absent() {
-        let event = parse_json(json!({"event_id": null, "contact": {"email": null, "phones": null}})).unwrap();
+        let event =
+            parse_json(json!({"event_id": null, "contact": {"email": null, "phones": null}}))
+                .unwrap();
         assert_eq!(event.event_id, None);
         assert!(event.people[0].emails.is_empty());
     }

@@ -25,7 +25,11 @@ pub struct ParseContext {
 }
 
 /// Parses a webhook body in the workflow's source format.
-pub fn parse(source: Source, body: &[u8], context: ParseContext) -> Result<SourceEvent, PayloadError> {
+pub fn parse(
+    source: Source,
+    body: &[u8],
+    context: ParseContext,
+) -> Result<SourceEvent, PayloadError> {
     match source {
         Source::Generic => generic::parse(body, context),
         Source::Google | Source::FollowUpBoss => Err(PayloadError::new(

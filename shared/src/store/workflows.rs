@@ -50,7 +50,10 @@ impl Workflows {
             .send()
             .await
             .map_err(|e| {
-                let code = e.as_service_error().and_then(|s| s.meta().code()).map(String::from);
+                let code = e
+                    .as_service_error()
+                    .and_then(|s| s.meta().code())
+                    .map(String::from);
                 WorkflowError::Unavailable(code.unwrap_or_else(|| aws_error_text(&e)))
             })?;
         let Some(item) = output.item else {
