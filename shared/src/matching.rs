@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::contact::{Email, Phone, e164_of};
+use crate::contact::{Email, Person, Phone, e164_of};
 use crate::kvcore::KvContact;
 use crate::settings::Settings;
 
@@ -56,6 +56,24 @@ pub fn by_phone(phone: &Phone, candidates: &[KvContact], settings: &Settings) ->
         }),
         MatchedBy::Phone,
     )
+}
+
+/// Verifies the contact an earlier event recorded for this person (read
+/// with `GET /contact/{id}`, which does not lag like search): it still counts
+/// when its main card still has one of the person's emails or phones and it
+/// is within the agent filter.
+pub fn recorded(contact: KvContact, person: &Person, settings: &Settings) -> Option<Match> {
+    let candidates = [contact];
+    person
+        .emails
+        .iter()
+        .find_map(|email| by_email(email, &candidates, settings))
+        .or_else(|| {
+            person
+                .phones
+                .iter()
+                .find_map(|phone| by_phone(phone, &candidates, settings))
+        })
 }
 
 /// Several verified candidates: the lowest id wins (the oldest contact, the
@@ -190,6 +208,25 @@ mod tests {
             by_email(&email("john@example.com"), &candidates[..1], &filtered),
             None
         );
+    }
+
+    #[test]
+    fn a_recorded_contact_counts_only_while_it_is_still_the_person() {
+        let person = Person {
+            emails: vec![email("john@example.com")],
+            phones: vec![phone("2395550100")],
+            ..Person::default()
+        };
+        let same =
+            contact(json!({"id": 4, "email": "other@example.com", "home_phone": "239 555 0100"}));
+        let found = recorded(same, &person, &settings(&[])).unwrap();
+        assert_eq!((found.contact.id, found.matched_by), (4, MatchedBy::Phone));
+        let changed =
+            contact(json!({"id": 4, "email": "other@example.com", "cell_phone_2": "2395550100"}));
+        assert_eq!(recorded(changed, &person, &settings(&[])), None);
+        let reassigned =
+            contact(json!({"id": 4, "email": "john@example.com", "assigned_agent_id": 8}));
+        assert_eq!(recorded(reassigned, &person, &settings(&["7"])), None);
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! The story of one webhook delivery, top to bottom: authenticate → parse the
-//! payload into people → for each person: look it up, decide, write → answer.
+//! payload into people → claim the event → for each person: lock it, look it
+//! up, decide, write → record how it ended → answer.
 //! The only place that orders I/O; every step is a call into a module that
 //! does one thing.
 
 use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value};
 use tokio::time::Instant;
@@ -19,17 +21,52 @@ use crate::plan::{self, Action};
 use crate::secrets::{self, SecretError, Secrets};
 use crate::settings::Settings;
 use crate::sources::{self, ParseContext, PayloadError};
-use crate::store::{WorkflowError, Workflows};
+use crate::store::{
+    Claim, Ending, Ledger, PersonWrite, StoreError, WorkflowError, Workflows, person_keys,
+};
+
+/// A person's lock outlives the invocation that holds it by this much, so a
+/// crashed holder's lock frees soon after its deadline.
+const LOCK_GRACE_MS: i64 = 5_000;
+/// Stop waiting for another event's person lock this long before the deadline.
+const PERSON_WAIT_MARGIN: Duration = Duration::from_secs(2);
 
 /// The clients one warm container keeps for all its invocations.
 pub struct Services {
     pub workflows: Workflows,
     pub secrets: Secrets,
     pub kvcore: Kvcore,
+    pub ledger: Ledger,
 }
 
-/// Why a delivery was not processed. The handler maps each to its HTTP
-/// answer in one place.
+/// The time one invocation has.
+#[derive(Debug, Clone, Copy)]
+pub struct Invocation {
+    /// Every retry and wait ends by then.
+    pub deadline: Instant,
+    /// The same deadline as unix ms, for leases other invocations read.
+    pub deadline_ms: i64,
+}
+
+impl Invocation {
+    /// An invocation that must be done within `budget` from now.
+    pub fn within(budget: Duration) -> Invocation {
+        Invocation {
+            deadline: Instant::now() + budget,
+            deadline_ms: now_ms() + budget.as_millis() as i64,
+        }
+    }
+}
+
+/// Wall-clock unix milliseconds.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Why a delivery was not processed. `code` names each for the answer; the
+/// handler maps codes to HTTP statuses in one place.
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
     #[error("the body is over {MAX_BODY_BYTES} bytes")]
@@ -40,24 +77,55 @@ pub enum SyncError {
     Unauthorized(AuthError),
     #[error(transparent)]
     InvalidPayload(#[from] PayloadError),
+    #[error("this event is being processed right now; retry later")]
+    InProgress,
     /// The workflow's settings or secrets cannot work; an operator must act.
     #[error("{0}")]
     Misconfigured(String),
     /// kvCORE refused or failed; transient ones are safe to retry.
     #[error(transparent)]
     Kvcore(#[from] KvcoreError),
+    #[error("another event for this person is still being processed; retry later")]
+    PersonBusy,
     /// DynamoDB or Secrets Manager did not answer.
     #[error("{0}")]
     AwsUnavailable(String),
+    /// Replay only: no such recorded event, or nothing left to replay it from.
+    #[error("{0}")]
+    NotReplayable(String),
 }
 
-/// Handles one delivery. `deadline` bounds every retry; `now_unix` is the
-/// clock the signature's timestamp is checked against.
+impl SyncError {
+    /// The stable error code of the answer (SPEC section 4).
+    pub fn code(&self) -> &'static str {
+        match self {
+            SyncError::PayloadTooLarge => "payload_too_large",
+            SyncError::UnknownWorkflow(_) => "unknown_workflow",
+            SyncError::Unauthorized(_) => "unauthorized",
+            SyncError::InvalidPayload(_) => "invalid_payload",
+            SyncError::InProgress => "in_progress",
+            SyncError::Misconfigured(_) => "misconfigured_workflow",
+            SyncError::Kvcore(KvcoreError::Unauthorized) => "kvcore_unauthorized",
+            SyncError::Kvcore(e) if e.is_transient() => "kvcore_unavailable",
+            SyncError::Kvcore(_) => "kvcore_rejected",
+            SyncError::PersonBusy => "person_busy",
+            SyncError::AwsUnavailable(_) => "aws_unavailable",
+            SyncError::NotReplayable(_) => "not_replayable",
+        }
+    }
+}
+
+impl From<StoreError> for SyncError {
+    fn from(error: StoreError) -> SyncError {
+        SyncError::AwsUnavailable(error.to_string())
+    }
+}
+
+/// Handles one delivery: checks it, then processes its event.
 pub async fn handle(
     services: &Services,
     delivery: &Delivery,
-    deadline: Instant,
-    now_unix: i64,
+    invocation: Invocation,
 ) -> Result<EventAnswer, SyncError> {
     if delivery.body.len() > MAX_BODY_BYTES {
         return Err(SyncError::PayloadTooLarge);
@@ -70,7 +138,7 @@ pub async fn handle(
         &settings.webhook_secret,
     )
     .await?;
-    match auth::verify(settings.auth, &webhook_secret, delivery, now_unix) {
+    match auth::verify(settings.auth, &webhook_secret, delivery, now_ms() / 1000) {
         Ok(Ok(())) => {}
         Ok(Err(reason)) => return Err(SyncError::Unauthorized(reason)),
         Err(unusable) => {
@@ -81,7 +149,51 @@ pub async fn handle(
             ));
         }
     }
+    process(services, &settings, delivery, invocation).await
+}
 
+/// Replays a recorded event through the same path as its delivery (whose
+/// authentication it passed when it arrived). An event that has since
+/// succeeded answers its first answer and changes nothing.
+pub async fn replay(
+    services: &Services,
+    workflow_id: &str,
+    event_id: &str,
+    invocation: Invocation,
+) -> Result<EventAnswer, SyncError> {
+    let settings = load_workflow(services, workflow_id).await?;
+    let record = services
+        .ledger
+        .event(workflow_id, event_id)
+        .await?
+        .ok_or_else(|| {
+            SyncError::NotReplayable(format!(
+                "workflow '{workflow_id}' has no event '{event_id}'"
+            ))
+        })?;
+    let payload = match (record.answer, record.payload) {
+        (Some(mut answer), _) => {
+            answer.duplicate = true;
+            return Ok(answer);
+        }
+        (None, Some(payload)) => payload,
+        (None, None) => {
+            let reason = format!("event '{event_id}' kept no payload");
+            return Err(SyncError::NotReplayable(reason));
+        }
+    };
+    let delivery =
+        Delivery::new(workflow_id, payload.into_bytes()).with_header("webhook-id", event_id);
+    process(services, &settings, &delivery, invocation).await
+}
+
+/// Parses the event, claims it, syncs its people and records how it ended.
+async fn process(
+    services: &Services,
+    settings: &Settings,
+    delivery: &Delivery,
+    invocation: Invocation,
+) -> Result<EventAnswer, SyncError> {
     let context = ParseContext {
         region: settings.default_country,
     };
@@ -90,19 +202,126 @@ pub async fn handle(
     let span = tracing::info_span!("event", workflow_id = %settings.workflow_id, %event_id);
     let _entered = span.enter();
 
+    let workflow_id = settings.workflow_id.as_str();
+    let payload = String::from_utf8_lossy(&delivery.body);
+    let claim = services
+        .ledger
+        .claim_event(
+            workflow_id,
+            &event_id,
+            &payload,
+            now_ms(),
+            invocation.deadline_ms,
+        )
+        .await?;
+    match claim {
+        Claim::Claimed => {}
+        Claim::Completed(mut answer) => {
+            tracing::info!("duplicate delivery answered from its record");
+            answer.duplicate = true;
+            return Ok(answer);
+        }
+        Claim::InProgress => return Err(SyncError::InProgress),
+    }
+
+    let mut persons = Vec::new();
+    let synced = sync_people(
+        services,
+        settings,
+        &event.people,
+        &event_id,
+        invocation,
+        &mut persons,
+    )
+    .await;
+    match synced {
+        Ok(results) => {
+            let answer = EventAnswer {
+                event_id,
+                duplicate: false,
+                results,
+            };
+            let ending = Ending::Completed(&answer);
+            let ledger = &services.ledger;
+            ledger
+                .finish(workflow_id, &answer.event_id, ending, &persons, now_ms())
+                .await?;
+            Ok(answer)
+        }
+        Err(error) => {
+            let message = error.to_string();
+            let ending = Ending::Failed {
+                code: error.code(),
+                message: &message,
+            };
+            let ledger = &services.ledger;
+            if let Err(store) = ledger
+                .finish(workflow_id, &event_id, ending, &persons, now_ms())
+                .await
+            {
+                tracing::error!(%store, "the failed event could not be recorded; the source's retry redoes it");
+            }
+            Err(error)
+        }
+    }
+}
+
+/// Each person in turn: precheck, lock, order, lookup, plan, write. What each
+/// person's item must record is pushed to `persons` as soon as its lock is
+/// held, so a failure still releases it.
+async fn sync_people(
+    services: &Services,
+    settings: &Settings,
+    people: &[Person],
+    event_id: &str,
+    invocation: Invocation,
+    persons: &mut Vec<PersonWrite>,
+) -> Result<Vec<PersonResult>, SyncError> {
+    let owner = format!("{event_id}@{}", now_ms());
     let mut token = None;
-    let mut results = Vec::with_capacity(event.people.len());
-    for person in &event.people {
-        if let Some(reason) = plan::precheck(&settings, person) {
-            results.push(skipped(&settings, person, reason, None));
+    let mut results = Vec::with_capacity(people.len());
+    for person in people {
+        if let Some(reason) = plan::precheck(settings, person) {
+            results.push(skipped(settings, person, reason, None));
             continue;
         }
         if token.is_none() {
-            token = Some(kvcore_token(services, &settings).await?);
+            token = Some(kvcore_token(services, settings).await?);
         }
+        let keys = person_keys(&settings.workflow_id, person);
+        let lock_key = keys.first().cloned().unwrap_or_default();
+        let lease_until = invocation.deadline_ms + LOCK_GRACE_MS;
+        let give_up_at = invocation.deadline - PERSON_WAIT_MARGIN;
+        let ledger = &services.ledger;
+        let Some(lock) = ledger
+            .lock_person(&lock_key, &owner, lease_until, give_up_at)
+            .await?
+        else {
+            return Err(SyncError::PersonBusy);
+        };
+        persons.push(PersonWrite {
+            lock_key,
+            keys,
+            contact_id: None,
+            changed_ms: None,
+        });
+
+        // Sources deliver out of order: a change older than one applied is stale.
+        if let (Some(changed), Some(applied)) = (person.changed_at_ms, lock.last_changed_ms) {
+            if changed < applied {
+                results.push(skipped(
+                    settings,
+                    person,
+                    SkipReason::StaleEvent,
+                    lock.contact_id,
+                ));
+                continue;
+            }
+        }
+
         let token = token.as_deref().unwrap_or_default();
-        let session = services.kvcore.session(token, deadline);
-        let result = sync_person(&session, &settings, person).await?;
+        let session = services.kvcore.session(token, invocation.deadline);
+        let result = sync_person(&session, settings, person, lock.contact_id).await?;
         tracing::info!(
             source_id = result.source_id.as_deref().unwrap_or(""),
             email = person.primary_email().map(|e| e.masked()).unwrap_or_default(),
@@ -113,13 +332,15 @@ pub async fn handle(
             kvcore_requests = session.requests(),
             "person synced"
         );
+        if let Some(write) = persons.last_mut() {
+            let is_this_person =
+                result.reason != Some(SkipReason::AgentFiltered) && !settings.dry_run;
+            write.contact_id = result.contact_id.filter(|_| is_this_person);
+            write.changed_ms = person.changed_at_ms.filter(|_| !settings.dry_run);
+        }
         results.push(result);
     }
-    Ok(EventAnswer {
-        event_id,
-        duplicate: false,
-        results,
-    })
+    Ok(results)
 }
 
 /// Looks the person up, decides, and writes (unless a dry run).
@@ -127,14 +348,15 @@ async fn sync_person(
     session: &Session<'_>,
     settings: &Settings,
     person: &Person,
+    recorded: Option<u64>,
 ) -> Result<PersonResult, SyncError> {
-    let found = lookup(session, settings, person).await?;
+    let found = lookup(session, settings, person, recorded).await?;
     match execute(session, settings, person, found.as_ref()).await {
         // kvCORE refused the create as a duplicate: it holds the person
         // already, so look again and treat what it finds as the match. If its
         // search does not show that contact yet, answer transient so the
         // source retries once it does.
-        Err(KvcoreError::Conflict) => match lookup(session, settings, person).await? {
+        Err(KvcoreError::Conflict) => match lookup(session, settings, person, None).await? {
             Some(found) => Ok(execute(session, settings, person, Some(&found)).await?),
             None if held_by_another_agent(session, settings, person).await? => {
                 Ok(skipped(settings, person, SkipReason::AgentFiltered, None))
@@ -205,16 +427,30 @@ async fn held_by_another_agent(
         agent_ids: Default::default(),
         ..settings.clone()
     };
-    Ok(lookup(session, &unfiltered, person).await?.is_some())
+    Ok(lookup(session, &unfiltered, person, None).await?.is_some())
 }
 
-/// Email first (each of the person's emails), then each phone; every
-/// candidate kvCORE offers is verified by `matching`.
+/// The contact an earlier event recorded for this person, when it is still
+/// the person; else email first (each of the person's emails), then each
+/// phone. Every candidate kvCORE offers is verified by `matching`.
 async fn lookup(
     session: &Session<'_>,
     settings: &Settings,
     person: &Person,
+    recorded: Option<u64>,
 ) -> Result<Option<Match>, KvcoreError> {
+    if let Some(id) = recorded {
+        match session.get(id).await {
+            Ok(contact) => {
+                if let Some(found) = matching::recorded(contact, person, settings) {
+                    return Ok(Some(found));
+                }
+            }
+            // Deleted in kvCORE since: search as if never seen.
+            Err(KvcoreError::NotFound) => {}
+            Err(e) => return Err(e),
+        }
+    }
     for email in &person.emails {
         let candidates = session.find_by_email(email).await?;
         if let Some(found) = matching::by_email(email, &candidates, settings) {

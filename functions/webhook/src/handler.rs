@@ -1,29 +1,23 @@
 //! The HTTP edge: an API Gateway request → a `Delivery` → `sync::handle` →
-//! the JSON answer. Every error's status and body is decided here, once.
+//! the JSON answer. Every error's status is decided here, once.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use kvsync::delivery::Delivery;
-use kvsync::kvcore::KvcoreError;
-use kvsync::sync::{self, Services, SyncError};
-use lambda_http::http::StatusCode;
+use kvsync::sync::{self, Invocation, Services, SyncError};
+use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Error, Request, RequestExt, Response};
 use serde_json::json;
-use tokio::time::Instant;
 
-/// Time kept back from the invocation deadline to answer and flush logs.
+/// Time kept back from the invocation deadline to record, answer and flush.
 const DEADLINE_MARGIN: Duration = Duration::from_millis(1500);
 /// Without a Lambda context (never in Lambda itself), assume this much time.
 const DEFAULT_BUDGET: Duration = Duration::from_secs(20);
 
 pub async fn handle(services: &Services, request: Request) -> Result<Response<Body>, Error> {
-    let deadline = deadline(&request);
+    let invocation = invocation(&request);
     let delivery = delivery(request);
-    let now_unix = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    let answer = sync::handle(services, &delivery, deadline, now_unix).await;
-    Ok(match answer {
+    Ok(match sync::handle(services, &delivery, invocation).await {
         Ok(answer) => json_response(StatusCode::OK, serde_json::to_value(&answer)?),
         Err(error) => error_response(&delivery.workflow_id, &error),
     })
@@ -36,13 +30,8 @@ fn delivery(request: Request) -> Delivery {
         .map(String::from)
         .unwrap_or_else(|| {
             // Behind a proxy route the id is the last path segment.
-            request
-                .raw_http_path()
-                .trim_end_matches('/')
-                .rsplit('/')
-                .next()
-                .unwrap_or("")
-                .to_string()
+            let path = request.raw_http_path().trim_end_matches('/');
+            path.rsplit('/').next().unwrap_or("").to_string()
         });
     let query = request
         .query_string_parameters_ref()
@@ -71,57 +60,35 @@ fn delivery(request: Request) -> Delivery {
     }
 }
 
-fn deadline(request: &Request) -> Instant {
+fn invocation(request: &Request) -> Invocation {
     let remaining = request
         .lambda_context_ref()
         .and_then(|context| context.deadline().duration_since(SystemTime::now()).ok())
         .unwrap_or(DEFAULT_BUDGET);
-    Instant::now() + remaining.saturating_sub(DEADLINE_MARGIN)
+    Invocation::within(remaining.saturating_sub(DEADLINE_MARGIN))
 }
 
-/// The one place errors become HTTP answers (SPEC section 4).
+/// The one place errors become HTTP statuses (SPEC section 4).
+fn status_of(error: &SyncError) -> StatusCode {
+    match error {
+        SyncError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        SyncError::UnknownWorkflow(_) | SyncError::NotReplayable(_) => StatusCode::NOT_FOUND,
+        SyncError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+        SyncError::InvalidPayload(_) => StatusCode::BAD_REQUEST,
+        SyncError::InProgress => StatusCode::CONFLICT,
+        SyncError::Misconfigured(_)
+        | SyncError::Kvcore(_)
+        | SyncError::PersonBusy
+        | SyncError::AwsUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
 fn error_response(workflow_id: &str, error: &SyncError) -> Response<Body> {
-    let (status, code, message) = match error {
-        SyncError::PayloadTooLarge => (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            error.to_string(),
-        ),
-        SyncError::UnknownWorkflow(_) => {
-            (StatusCode::NOT_FOUND, "unknown_workflow", error.to_string())
-        }
+    let (status, code) = (status_of(error), error.code());
+    let message = match error {
         // One body whatever the reason, so a caller learns nothing from it.
-        SyncError::Unauthorized(_) => (
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "missing or invalid signature or token".to_string(),
-        ),
-        SyncError::InvalidPayload(e) => (StatusCode::BAD_REQUEST, "invalid_payload", e.to_string()),
-        SyncError::Misconfigured(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "misconfigured_workflow",
-            error.to_string(),
-        ),
-        SyncError::Kvcore(KvcoreError::Unauthorized) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "kvcore_unauthorized",
-            error.to_string(),
-        ),
-        SyncError::Kvcore(e) if e.is_transient() => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "kvcore_unavailable",
-            error.to_string(),
-        ),
-        SyncError::Kvcore(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "kvcore_rejected",
-            error.to_string(),
-        ),
-        SyncError::AwsUnavailable(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "aws_unavailable",
-            error.to_string(),
-        ),
+        SyncError::Unauthorized(_) => "missing or invalid signature or token".to_string(),
+        other => other.to_string(),
     };
     match status {
         StatusCode::UNAUTHORIZED => {
@@ -136,9 +103,8 @@ fn error_response(workflow_id: &str, error: &SyncError) -> Response<Body> {
 fn json_response(status: StatusCode, body: serde_json::Value) -> Response<Body> {
     let mut response = Response::new(Body::Text(body.to_string()));
     *response.status_mut() = status;
-    response.headers_mut().insert(
-        "content-type",
-        lambda_http::http::HeaderValue::from_static("application/json"),
-    );
+    response
+        .headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/json"));
     response
 }

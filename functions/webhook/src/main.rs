@@ -5,7 +5,7 @@ mod handler;
 
 use kvsync::kvcore::{DEFAULT_BASE_URL, Kvcore};
 use kvsync::secrets::Secrets;
-use kvsync::store::Workflows;
+use kvsync::store::{DEFAULT_RETENTION_DAYS, Ledger, Workflows};
 use kvsync::sync::Services;
 use lambda_http::{Error, run, service_fn};
 
@@ -38,11 +38,24 @@ async fn services() -> Result<Services, Error> {
         std::env::var(name).map_err(|_| format!("environment variable {name} is not set"))
     };
     let aws = aws_config::load_from_env().await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
     let kvcore_base =
         std::env::var("KVCORE_BASE_URL").unwrap_or_else(|_| DEFAULT_BASE_URL.to_string());
+    let retention_days = match std::env::var("RECORD_RETENTION_DAYS") {
+        Ok(days) => days.trim().parse().map_err(|_| {
+            format!("RECORD_RETENTION_DAYS must be a number of days, found {days:?}")
+        })?,
+        Err(_) => DEFAULT_RETENTION_DAYS,
+    };
     Ok(Services {
-        workflows: Workflows::new(aws_sdk_dynamodb::Client::new(&aws), env("WORKFLOWS_TABLE")?),
+        workflows: Workflows::new(dynamodb.clone(), env("WORKFLOWS_TABLE")?),
         secrets: Secrets::new(aws_sdk_secretsmanager::Client::new(&aws)),
         kvcore: Kvcore::new(&kvcore_base)?,
+        ledger: Ledger::new(
+            dynamodb,
+            env("EVENTS_TABLE")?,
+            env("PERSONS_TABLE")?,
+            retention_days,
+        ),
     })
 }

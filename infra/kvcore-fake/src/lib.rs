@@ -143,6 +143,13 @@ impl FakeKvcore {
         self.state().contacts.insert_indexed(fields)
     }
 
+    /// Adds a contact as if someone created it through the API just now:
+    /// searches do not show it until the search lag has passed.
+    pub fn insert_unindexed_contact(&self, fields: Value) -> u64 {
+        let fields = fields.as_object().cloned().unwrap_or_default();
+        self.state().contacts.insert_now(fields)
+    }
+
     pub fn contact(&self, id: u64) -> Option<Value> {
         self.state().contacts.get(id)
     }

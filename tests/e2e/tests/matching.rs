@@ -382,38 +382,28 @@ async fn fields_the_event_lacks_are_never_blanked_and_sync_fields_limit_writes()
 #[tokio::test]
 async fn a_conflict_on_create_is_treated_as_a_match() {
     let world = World::start().await;
-    // kvCORE holds the person, but its search does not show it yet.
+    // Someone just added the person in kvCORE itself; its search does not show it yet.
     world
         .kvcore()
         .set_search_lag(std::time::Duration::from_secs(3600));
-    world.kvcore().set_reject_duplicate_emails(true);
+    let id = world
+        .kvcore()
+        .insert_unindexed_contact(json!({"email": "gus@example.com"}));
     world.workflow("conflict", json!({})).await;
-    let first = world
-        .send("conflict", &event(json!({"email": "gus@example.com"})))
-        .await;
-    assert_eq!(first.result()["outcome"], "created");
+    let delivery = event(json!({"email": "gus@example.com", "first_name": "Gus"}));
 
-    let again = world
-        .send(
-            "conflict",
-            &event(json!({"email": "gus@example.com", "first_name": "Gus"})),
-        )
-        .await;
+    let first = world.send("conflict", &delivery).await;
     assert_eq!(
-        again.status, 503,
-        "kvCORE refused a duplicate it does not show yet: retry later"
+        first.status, 503,
+        "kvCORE refused a duplicate it does not show yet: {first:?}"
     );
-    assert_eq!(again.error_code(), "kvcore_unavailable");
+    assert_eq!(first.error_code(), "kvcore_unavailable");
     assert_eq!(world.kvcore().contacts().len(), 1, "never a duplicate");
 
     world.kvcore().set_search_lag(std::time::Duration::ZERO);
-    let retried = world
-        .send(
-            "conflict",
-            &event(json!({"email": "gus@example.com", "first_name": "Gus"})),
-        )
-        .await;
+    let retried = world.send("conflict", &delivery).await;
     assert_eq!(retried.result()["outcome"], "updated");
+    assert_eq!(retried.result()["contact_id"], id);
     assert_eq!(world.kvcore().contacts().len(), 1);
 }
 

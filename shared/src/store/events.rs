@@ -1,0 +1,264 @@
+//! Idempotency and records of events (SPEC sections 4 and 8), modelled on
+//! Powertools for AWS Lambda's idempotency: a conditional claim marks the
+//! event `in_progress` with a lease that ends with the invocation; the end of
+//! the event turns it `completed` (with its answer) or `failed` (with what a
+//! replay needs). Items expire through the table's TTL.
+
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
+
+use super::{Item, Ledger, StoreError, get_n, get_s, n, s, unavailable};
+use crate::outcome::EventAnswer;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventStatus {
+    InProgress,
+    Completed,
+    Failed,
+}
+
+impl EventStatus {
+    fn name(self) -> &'static str {
+        match self {
+            EventStatus::InProgress => "in_progress",
+            EventStatus::Completed => "completed",
+            EventStatus::Failed => "failed",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<EventStatus> {
+        [
+            EventStatus::InProgress,
+            EventStatus::Completed,
+            EventStatus::Failed,
+        ]
+        .into_iter()
+        .find(|s| s.name() == name)
+    }
+}
+
+/// What claiming an event found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Claim {
+    /// New, failed before, or abandoned: this invocation processes it.
+    Claimed,
+    /// Done before: its first answer.
+    Completed(EventAnswer),
+    /// Another invocation is processing it right now.
+    InProgress,
+}
+
+/// An event as recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRecord {
+    pub workflow_id: String,
+    pub event_id: String,
+    pub status: EventStatus,
+    pub attempts: i64,
+    pub received_at_ms: i64,
+    pub updated_at_ms: i64,
+    pub answer: Option<EventAnswer>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    /// The raw body, kept until the event completes (for replay).
+    pub payload: Option<String>,
+}
+
+impl Ledger {
+    /// Claims the event for this invocation until `lease_until_ms`, keeping
+    /// its payload for a replay should it fail.
+    pub async fn claim_event(
+        &self,
+        workflow_id: &str,
+        event_id: &str,
+        payload: &str,
+        now_ms: i64,
+        lease_until_ms: i64,
+    ) -> Result<Claim, StoreError> {
+        let claimed = self
+            .client
+            .update_item()
+            .table_name(&self.events_table)
+            .key("workflow_id", s(workflow_id))
+            .key("event_id", s(event_id))
+            .update_expression(
+                "SET #status = :in_progress, lease_until_ms = :lease, updated_at_ms = :now, \
+                 received_at_ms = if_not_exists(received_at_ms, :now), payload = :payload, \
+                 expires_at = :expires ADD attempts :one",
+            )
+            .condition_expression(
+                "attribute_not_exists(event_id) OR #status = :failed \
+                 OR (#status = :in_progress AND lease_until_ms < :now)",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":in_progress", s(EventStatus::InProgress.name()))
+            .expression_attribute_values(":failed", s(EventStatus::Failed.name()))
+            .expression_attribute_values(":lease", n(lease_until_ms))
+            .expression_attribute_values(":now", n(now_ms))
+            .expression_attribute_values(":payload", s(payload))
+            .expression_attribute_values(":expires", n(self.expires_at(now_ms)))
+            .expression_attribute_values(":one", n(1))
+            .send()
+            .await;
+        match claimed {
+            Ok(_) => Ok(Claim::Claimed),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                match self.event(workflow_id, event_id).await? {
+                    Some(EventRecord {
+                        answer: Some(answer),
+                        status: EventStatus::Completed,
+                        ..
+                    }) => Ok(Claim::Completed(answer)),
+                    _ => Ok(Claim::InProgress),
+                }
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    /// The event turned `completed` with its answer; its payload is dropped.
+    pub(super) fn completed_item(
+        &self,
+        workflow_id: &str,
+        event_id: &str,
+        answer: &EventAnswer,
+        now_ms: i64,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let answer =
+            serde_json::to_string(answer).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.status_item(
+            workflow_id,
+            event_id,
+            "SET #status = :status, answer = :answer, updated_at_ms = :now \
+             REMOVE payload, lease_until_ms, error_code, error_message",
+            &[
+                (":status", s(EventStatus::Completed.name())),
+                (":answer", s(answer)),
+                (":now", n(now_ms)),
+            ],
+        )
+    }
+
+    /// The event turned `failed`, keeping its payload for a replay.
+    pub(super) fn failed_item(
+        &self,
+        workflow_id: &str,
+        event_id: &str,
+        code: &str,
+        message: &str,
+        now_ms: i64,
+    ) -> Result<TransactWriteItem, StoreError> {
+        self.status_item(
+            workflow_id,
+            event_id,
+            "SET #status = :status, error_code = :code, error_message = :message, updated_at_ms = :now \
+             REMOVE lease_until_ms",
+            &[
+                (":status", s(EventStatus::Failed.name())),
+                (":code", s(code)),
+                (":message", s(message)),
+                (":now", n(now_ms)),
+            ],
+        )
+    }
+
+    fn status_item(
+        &self,
+        workflow_id: &str,
+        event_id: &str,
+        expression: &str,
+        values: &[(&str, AttributeValue)],
+    ) -> Result<TransactWriteItem, StoreError> {
+        let mut update = Update::builder()
+            .table_name(&self.events_table)
+            .key("workflow_id", s(workflow_id))
+            .key("event_id", s(event_id))
+            .update_expression(expression)
+            .expression_attribute_names("#status", "status");
+        for (name, value) in values {
+            update = update.expression_attribute_values(*name, value.clone());
+        }
+        let update = update
+            .build()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// One recorded event.
+    pub async fn event(
+        &self,
+        workflow_id: &str,
+        event_id: &str,
+    ) -> Result<Option<EventRecord>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.events_table)
+            .key("workflow_id", s(workflow_id))
+            .key("event_id", s(event_id))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        output.item.as_ref().map(record).transpose()
+    }
+
+    /// Every recorded event of a workflow, newest first.
+    pub async fn events(&self, workflow_id: &str) -> Result<Vec<EventRecord>, StoreError> {
+        let mut records = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.events_table)
+                .key_condition_expression("workflow_id = :wf")
+                .expression_attribute_values(":wf", s(workflow_id))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            for item in page.items() {
+                records.push(record(item)?);
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        records.sort_by_key(|r| std::cmp::Reverse(r.updated_at_ms));
+        Ok(records)
+    }
+
+    fn expires_at(&self, now_ms: i64) -> i64 {
+        now_ms / 1000 + self.retention_days * 86_400
+    }
+}
+
+fn record(item: &Item) -> Result<EventRecord, StoreError> {
+    let text = |name: &str| get_s(item, name).map(String::from);
+    let status = get_s(item, "status")
+        .and_then(EventStatus::from_name)
+        .ok_or_else(|| StoreError::Corrupt("an event without a known status".into()))?;
+    let answer = match get_s(item, "answer") {
+        None => None,
+        Some(json) => Some(
+            serde_json::from_str(json)
+                .map_err(|e| StoreError::Corrupt(format!("an event answer: {e}")))?,
+        ),
+    };
+    Ok(EventRecord {
+        workflow_id: text("workflow_id").unwrap_or_default(),
+        event_id: text("event_id").unwrap_or_default(),
+        status,
+        attempts: get_n(item, "attempts").unwrap_or(0),
+        received_at_ms: get_n(item, "received_at_ms").unwrap_or(0),
+        updated_at_ms: get_n(item, "updated_at_ms").unwrap_or(0),
+        answer,
+        error_code: text("error_code"),
+        error_message: text("error_message"),
+        payload: text("payload"),
+    })
+}
