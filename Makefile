@@ -14,7 +14,7 @@ dev: venv build-webhook
 
 ## Run every check and test, as CI does.
 test: venv lint cfn-lint build-webhook
-	WEBHOOK_BIN=$(CURDIR)/$(WEBHOOK_BIN) infra/scripts/with-moto.sh $(CARGO) test --workspace --no-fail-fast
+	WEBHOOK_BIN=$(CURDIR)/$(WEBHOOK_BIN) KVSYNC_BIN=$(CURDIR)/target/debug/kvsync infra/scripts/with-moto.sh $(CARGO) test --workspace --no-fail-fast
 
 venv:
 	@infra/scripts/venv.sh
@@ -27,4 +27,4 @@ cfn-lint: venv
 	.venv/bin/cfn-lint template.yaml
 
 build-webhook:
-	$(CARGO) build -p webhook
+	$(CARGO) build -p webhook -p kvsync-cli

@@ -13,6 +13,7 @@ pub mod matching;
 pub mod outcome;
 pub mod plan;
 pub mod secrets;
+pub mod services;
 pub mod settings;
 pub mod sources;
 pub mod store;

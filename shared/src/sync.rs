@@ -14,30 +14,21 @@ use crate::auth::{self, AuthError};
 use crate::contact::Person;
 use crate::delivery::{Delivery, MAX_BODY_BYTES};
 use crate::fields::FieldValues;
-use crate::kvcore::{Kvcore, KvcoreError, Session};
+use crate::kvcore::{KvcoreError, Session};
 use crate::matching::{self, Match};
 use crate::outcome::{EventAnswer, Outcome, PersonResult, SkipReason};
 use crate::plan::{self, Action};
-use crate::secrets::{self, SecretError, Secrets};
+use crate::secrets::{self, SecretError};
+pub use crate::services::Services;
 use crate::settings::Settings;
 use crate::sources::{self, ParseContext, PayloadError};
-use crate::store::{
-    Claim, Ending, Ledger, PersonWrite, StoreError, WorkflowError, Workflows, person_keys,
-};
+use crate::store::{Claim, Ending, PersonWrite, StoreError, WorkflowError, person_keys};
 
 /// A person's lock outlives the invocation that holds it by this much, so a
 /// crashed holder's lock frees soon after its deadline.
 const LOCK_GRACE_MS: i64 = 5_000;
 /// Stop waiting for another event's person lock this long before the deadline.
 const PERSON_WAIT_MARGIN: Duration = Duration::from_secs(2);
-
-/// The clients one warm container keeps for all its invocations.
-pub struct Services {
-    pub workflows: Workflows,
-    pub secrets: Secrets,
-    pub kvcore: Kvcore,
-    pub ledger: Ledger,
-}
 
 /// The time one invocation has.
 #[derive(Debug, Clone, Copy)]

@@ -48,12 +48,17 @@ impl World {
     }
 
     pub async fn start_with(kvcore: FakeConfig) -> World {
-        let stack = LocalStack::start(StackOptions {
+        World::start_with_options(StackOptions {
             kvcore,
             ..StackOptions::default()
         })
         .await
-        .expect("local stack starts (is MOTO_URL set? run `make test`)");
+    }
+
+    pub async fn start_with_options(options: StackOptions) -> World {
+        let stack = LocalStack::start(options)
+            .await
+            .expect("local stack starts (is MOTO_URL set? run `make test`)");
         let function = stack.spawn_function().await.expect("webhook binary starts");
         World { stack, function }
     }
@@ -114,4 +119,134 @@ impl World {
 /// A generic payload for one contact.
 pub fn event(contact: Value) -> Value {
     json!({ "contact": contact })
+}
+
+impl World {
+    /// Standard Webhooks headers for `body` with this message id (the
+    /// event identity), signed with the workflow's secret now.
+    pub async fn signed(
+        &self,
+        workflow_id: &str,
+        msg_id: &str,
+        body: &Value,
+    ) -> Vec<(String, String)> {
+        let secret_id = format!("{}kvsync/{workflow_id}/webhook-secret", self.stack.prefix());
+        let secret = self
+            .stack
+            .secret_value(&secret_id)
+            .await
+            .expect("webhook secret");
+        let bytes = serde_json::to_vec(body).expect("json");
+        kvsync_devstack::signing::standard_webhook_headers(
+            &secret,
+            msg_id,
+            kvsync_devstack::signing::now_timestamp(),
+            &bytes,
+        )
+    }
+
+    /// Sends `body` with these headers to `function` (any process of the stack).
+    pub async fn send_to(
+        &self,
+        function: &LambdaProcess,
+        workflow_id: &str,
+        headers: &[(String, String)],
+        body: &Value,
+    ) -> Answer {
+        let bytes = serde_json::to_vec(body).expect("json");
+        let headers: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let response = self
+            .stack
+            .send_raw(function, workflow_id, &headers, "", &bytes)
+            .await
+            .expect("the function answers");
+        Answer::from(response)
+    }
+
+    /// Contacts kvCORE holds with this main-card email.
+    pub fn contacts_with_email(&self, email: &str) -> usize {
+        self.kvcore()
+            .contacts()
+            .iter()
+            .filter(|c| {
+                c["email"]
+                    .as_str()
+                    .is_some_and(|e| e.eq_ignore_ascii_case(email))
+            })
+            .count()
+    }
+}
+
+/// A TCP proxy that can be cut, for a network outage between the function
+/// and moto_server (moto keeps its state; the function loses its link).
+pub struct Cable {
+    pub url: String,
+    connected: tokio::sync::watch::Sender<bool>,
+}
+
+impl Cable {
+    pub async fn to(target_url: &str) -> Cable {
+        let target = target_url
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let (connected, watch) = tokio::sync::watch::channel(true);
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !*watch.borrow() {
+                    continue; // dropped: the connection is refused
+                }
+                let target = target.clone();
+                let mut watch = watch.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = watch.wait_for(|up| !up) => {}
+                    }
+                });
+            }
+        });
+        Cable { url, connected }
+    }
+
+    /// Cuts every open connection and refuses new ones.
+    pub fn cut(&self) {
+        self.connected.send_replace(false);
+    }
+
+    pub fn mend(&self) {
+        self.connected.send_replace(true);
+    }
+}
+
+/// The `kvsync` CLI, run with the stack's function environment.
+pub async fn kvsync_cli(stack: &LocalStack, args: &[&str]) -> (bool, String, String) {
+    let binary = std::env::var("KVSYNC_BIN").unwrap_or_else(|_| {
+        kvsync_devstack::template::workspace_root()
+            .join("target/debug/kvsync")
+            .display()
+            .to_string()
+    });
+    let output = tokio::process::Command::new(&binary)
+        .args(args)
+        .env_clear()
+        .envs(stack.function_env())
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("running {binary}: {e} (cargo build -p kvsync-cli)"));
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
 }

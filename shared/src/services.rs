@@ -1,0 +1,44 @@
+//! The clients one warm container keeps for all its invocations, built once
+//! from the environment (SPEC section 2) by the webhook and the CLI alike.
+
+use crate::kvcore::{DEFAULT_BASE_URL, Kvcore};
+use crate::secrets::Secrets;
+use crate::store::{DEFAULT_RETENTION_DAYS, Ledger, Workflows};
+
+pub struct Services {
+    pub workflows: Workflows,
+    pub secrets: Secrets,
+    pub kvcore: Kvcore,
+    pub ledger: Ledger,
+}
+
+impl Services {
+    /// Reads the tables, kvCORE base URL and record retention from the
+    /// environment. `AWS_ENDPOINT_URL`, when set, is honoured by aws-config.
+    pub async fn from_env() -> Result<Services, String> {
+        let env = |name: &str| {
+            std::env::var(name).map_err(|_| format!("environment variable {name} is not set"))
+        };
+        let aws = aws_config::load_from_env().await;
+        let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
+        let kvcore_base =
+            std::env::var("KVCORE_BASE_URL").unwrap_or_else(|_| DEFAULT_BASE_URL.to_string());
+        let retention_days = match std::env::var("RECORD_RETENTION_DAYS") {
+            Ok(days) => days.trim().parse().map_err(|_| {
+                format!("RECORD_RETENTION_DAYS must be a whole number of days, found {days:?}")
+            })?,
+            Err(_) => DEFAULT_RETENTION_DAYS,
+        };
+        Ok(Services {
+            workflows: Workflows::new(dynamodb.clone(), env("WORKFLOWS_TABLE")?),
+            secrets: Secrets::new(aws_sdk_secretsmanager::Client::new(&aws)),
+            kvcore: Kvcore::new(&kvcore_base).map_err(|e| e.to_string())?,
+            ledger: Ledger::new(
+                dynamodb,
+                env("EVENTS_TABLE")?,
+                env("PERSONS_TABLE")?,
+                retention_days,
+            ),
+        })
+    }
+}
