@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Runs a command with a fresh moto_server (local DynamoDB and Secrets
 # Manager) on a free loopback port, exported as MOTO_URL, and stops the
-# server afterwards, whatever happens.
+# server afterwards, whatever happens. The server is moto's, run by
+# moto_atomic.py so that conditional writes are atomic as in DynamoDB.
 #   infra/scripts/with-moto.sh cargo test --workspace
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 port=$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 mkdir -p .dev
-.venv/bin/moto_server -H 127.0.0.1 -p "$port" > .dev/moto.log 2>&1 &
+.venv/bin/python infra/scripts/moto_atomic.py -H 127.0.0.1 -p "$port" > .dev/moto.log 2>&1 &
 moto_pid=$!
 trap 'kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true' EXIT INT TERM
 

@@ -10,6 +10,7 @@ pub mod delivery;
 pub mod fields;
 pub mod kvcore;
 pub mod matching;
+pub mod metrics;
 pub mod outcome;
 pub mod plan;
 pub mod secrets;

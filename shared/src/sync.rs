@@ -16,6 +16,7 @@ use crate::delivery::{Delivery, MAX_BODY_BYTES};
 use crate::fields::FieldValues;
 use crate::kvcore::{KvcoreError, Session};
 use crate::matching::{self, Match};
+use crate::metrics;
 use crate::outcome::{EventAnswer, Outcome, PersonResult, SkipReason};
 use crate::plan::{self, Action};
 use crate::secrets::{self, SecretError};
@@ -215,16 +216,19 @@ async fn process(
         Claim::InProgress => return Err(SyncError::InProgress),
     }
 
-    let mut persons = Vec::new();
+    let (mut persons, mut cost) = (Vec::new(), KvcoreCost::default());
+    let people = &event.people;
     let synced = sync_people(
         services,
         settings,
-        &event.people,
+        people,
         &event_id,
         invocation,
         &mut persons,
+        &mut cost,
     )
     .await;
+    let ledger = &services.ledger;
     match synced {
         Ok(results) => {
             let answer = EventAnswer {
@@ -232,20 +236,30 @@ async fn process(
                 duplicate: false,
                 results,
             };
+            metrics::emit(&metrics::event_records(
+                workflow_id,
+                Some(&answer),
+                cost.requests,
+                cost.busy_ms,
+            ));
             let ending = Ending::Completed(&answer);
-            let ledger = &services.ledger;
             ledger
                 .finish(workflow_id, &answer.event_id, ending, &persons, now_ms())
                 .await?;
             Ok(answer)
         }
         Err(error) => {
+            metrics::emit(&metrics::event_records(
+                workflow_id,
+                None,
+                cost.requests,
+                cost.busy_ms,
+            ));
             let message = error.to_string();
             let ending = Ending::Failed {
                 code: error.code(),
                 message: &message,
             };
-            let ledger = &services.ledger;
             if let Err(store) = ledger
                 .finish(workflow_id, &event_id, ending, &persons, now_ms())
                 .await
@@ -255,6 +269,13 @@ async fn process(
             Err(error)
         }
     }
+}
+
+/// What an event spent at kvCORE, for its metrics.
+#[derive(Debug, Default)]
+struct KvcoreCost {
+    requests: u32,
+    busy_ms: u64,
 }
 
 /// Each person in turn: precheck, lock, order, lookup, plan, write. What each
@@ -267,6 +288,7 @@ async fn sync_people(
     event_id: &str,
     invocation: Invocation,
     persons: &mut Vec<PersonWrite>,
+    cost: &mut KvcoreCost,
 ) -> Result<Vec<PersonResult>, SyncError> {
     let owner = format!("{event_id}@{}", now_ms());
     let mut token = None;
@@ -312,7 +334,10 @@ async fn sync_people(
 
         let token = token.as_deref().unwrap_or_default();
         let session = services.kvcore.session(token, invocation.deadline);
-        let result = sync_person(&session, settings, person, lock.contact_id).await?;
+        let result = sync_person(&session, settings, person, lock.contact_id).await;
+        cost.requests += session.requests();
+        cost.busy_ms += session.busy_ms();
+        let result = result?;
         tracing::info!(
             source_id = result.source_id.as_deref().unwrap_or(""),
             email = person.primary_email().map(|e| e.masked()).unwrap_or_default(),

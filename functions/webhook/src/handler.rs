@@ -1,9 +1,11 @@
 //! The HTTP edge: an API Gateway request → a `Delivery` → `sync::handle` →
 //! the JSON answer. Every error's status is decided here, once.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use kvsync::delivery::Delivery;
+use kvsync::metrics;
 use kvsync::sync::{self, Invocation, Services, SyncError};
 use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Error, Request, RequestExt, Response};
@@ -14,7 +16,13 @@ const DEADLINE_MARGIN: Duration = Duration::from_millis(1500);
 /// Without a Lambda context (never in Lambda itself), assume this much time.
 const DEFAULT_BUDGET: Duration = Duration::from_secs(20);
 
+/// Set once the container has served its first invocation.
+static WARM: AtomicBool = AtomicBool::new(false);
+
 pub async fn handle(services: &Services, request: Request) -> Result<Response<Body>, Error> {
+    if !WARM.swap(true, Ordering::Relaxed) {
+        metrics::emit(&[metrics::cold_start_record()]);
+    }
     let invocation = invocation(&request);
     let delivery = delivery(request);
     Ok(match sync::handle(services, &delivery, invocation).await {

@@ -4,7 +4,7 @@
 
 mod contact;
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
@@ -90,6 +90,7 @@ impl Kvcore {
             token,
             deadline,
             requests: AtomicU32::new(0),
+            busy_us: AtomicU64::new(0),
         }
     }
 }
@@ -99,6 +100,7 @@ pub struct Session<'a> {
     token: &'a str,
     deadline: Instant,
     requests: AtomicU32,
+    busy_us: AtomicU64,
 }
 
 /// A Laravel page of contacts.
@@ -115,6 +117,11 @@ impl Session<'_> {
     /// How many HTTP requests this session has sent (retries included).
     pub fn requests(&self) -> u32 {
         self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Time spent waiting for kvCORE's answers (retry pauses excluded).
+    pub fn busy_ms(&self) -> u64 {
+        self.busy_us.load(Ordering::Relaxed) / 1000
     }
 
     /// Contacts whose email is, or starts with, `email` (kvCORE's filter).
@@ -256,7 +263,10 @@ impl Session<'_> {
                 KvcoreError::Network(without_url(&e))
             }
         })?;
-        tracing::debug!(%method, %path, status = status.as_u16(), ms = started.elapsed().as_millis() as u64, "kvCORE request");
+        let took = started.elapsed();
+        self.busy_us
+            .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+        tracing::debug!(%method, %path, status = status.as_u16(), ms = took.as_millis() as u64, "kvCORE request");
 
         if status.is_success() {
             return serde_json::from_slice(&bytes)

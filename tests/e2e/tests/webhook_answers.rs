@@ -288,6 +288,18 @@ async fn logs_never_hold_secrets_tokens_or_full_emails_and_phones() {
         logs.contains("person synced"),
         "the function logged: {logs}"
     );
+    let metrics: Vec<serde_json::Value> = world
+        .function
+        .logs()
+        .iter()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|line| line.get("_aws").is_some())
+        .collect();
+    let named = |name: &str| metrics.iter().any(|m| m.get(name).is_some());
+    assert!(
+        named("ColdStart") && named("PersonsSynced") && named("KvcoreRequests"),
+        "EMF metrics in the log: {metrics:?}"
+    );
     for needle in [
         "ivy.ingram",
         "2395550188",

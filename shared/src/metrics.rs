@@ -1,0 +1,178 @@
+//! CloudWatch metrics in Embedded Metric Format: one JSON line on stdout per
+//! record, which CloudWatch Logs turns into metrics. No API call, no latency.
+
+use serde_json::{Map, Value, json};
+
+use crate::outcome::{EventAnswer, Outcome};
+use crate::sync::now_ms;
+
+pub const NAMESPACE: &str = "kvsync";
+
+/// One metric of a record.
+struct Metric {
+    name: &'static str,
+    unit: &'static str,
+    value: f64,
+}
+
+/// An EMF record: metrics sharing dimension values, published under each of
+/// `dimension_sets` (an empty set publishes the all-workflows total).
+fn record(dimensions: &[(&str, &str)], dimension_sets: &[&[&str]], metrics: &[Metric]) -> Value {
+    let mut line = Map::new();
+    line.insert(
+        "_aws".into(),
+        json!({
+            "Timestamp": now_ms(),
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": dimension_sets,
+                "Metrics": metrics.iter().map(|m| json!({"Name": m.name, "Unit": m.unit})).collect::<Vec<_>>(),
+            }],
+        }),
+    );
+    for (name, value) in dimensions {
+        line.insert((*name).into(), json!(value));
+    }
+    for metric in metrics {
+        line.insert(metric.name.into(), json!(metric.value));
+    }
+    Value::Object(line)
+}
+
+/// What one event cost and what became of its people.
+pub fn event_records(
+    workflow_id: &str,
+    answer: Option<&EventAnswer>,
+    kvcore_requests: u32,
+    kvcore_ms: u64,
+) -> Vec<Value> {
+    let workflow = [("workflow_id", workflow_id)];
+    let per_workflow_and_total: &[&[&str]] = &[&["workflow_id"], &[]];
+    let mut records = vec![record(
+        &workflow,
+        per_workflow_and_total,
+        &[
+            Metric {
+                name: "KvcoreRequests",
+                unit: "Count",
+                value: f64::from(kvcore_requests),
+            },
+            Metric {
+                name: "KvcoreLatency",
+                unit: "Milliseconds",
+                value: kvcore_ms as f64,
+            },
+            Metric {
+                name: "EventsFailed",
+                unit: "Count",
+                value: if answer.is_some() { 0.0 } else { 1.0 },
+            },
+        ],
+    )];
+    for result in answer.map(|a| a.results.as_slice()).unwrap_or_default() {
+        let outcome = match result.outcome {
+            Outcome::Created => "created",
+            Outcome::Updated => "updated",
+            Outcome::Unchanged => "unchanged",
+            Outcome::Skipped => "skipped",
+        };
+        records.push(record(
+            &[("workflow_id", workflow_id), ("outcome", outcome)],
+            &[&["workflow_id", "outcome"], &["outcome"]],
+            &[Metric {
+                name: "PersonsSynced",
+                unit: "Count",
+                value: 1.0,
+            }],
+        ));
+    }
+    records
+}
+
+/// The first invocation of a container.
+pub fn cold_start_record() -> Value {
+    record(
+        &[],
+        &[&[]],
+        &[Metric {
+            name: "ColdStart",
+            unit: "Count",
+            value: 1.0,
+        }],
+    )
+}
+
+/// Writes records to stdout, where Lambda's log capture picks them up.
+pub fn emit(records: &[Value]) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    for record in records {
+        // A lost metric line must never fail an event.
+        let _ = writeln!(out, "{record}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::PersonResult;
+
+    fn person(outcome: Outcome) -> PersonResult {
+        PersonResult {
+            source_id: None,
+            outcome,
+            contact_id: None,
+            matched_by: None,
+            reason: None,
+            fields: vec![],
+            dry_run: false,
+            problems: vec![],
+        }
+    }
+
+    #[test]
+    fn an_event_publishes_its_cost_and_each_persons_outcome() {
+        let answer = EventAnswer {
+            event_id: "e".into(),
+            duplicate: false,
+            results: vec![person(Outcome::Created), person(Outcome::Skipped)],
+        };
+        let records = event_records("leads", Some(&answer), 3, 42);
+        assert_eq!(records.len(), 3);
+        let cost = &records[0];
+        assert_eq!(cost["workflow_id"], "leads");
+        assert_eq!(cost["KvcoreRequests"], 3.0);
+        assert_eq!(cost["KvcoreLatency"], 42.0);
+        assert_eq!(cost["EventsFailed"], 0.0);
+        let directive = &cost["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], "kvsync");
+        assert_eq!(directive["Dimensions"], json!([["workflow_id"], []]));
+        let names: Vec<&str> = directive["Metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["Name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["KvcoreRequests", "KvcoreLatency", "EventsFailed"]);
+        assert_eq!(records[1]["outcome"], "created");
+        assert_eq!(records[2]["outcome"], "skipped");
+        assert_eq!(records[2]["PersonsSynced"], 1.0);
+    }
+
+    #[test]
+    fn a_failed_event_counts_as_failed() {
+        let records = event_records("leads", None, 5, 9000);
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0]["EventsFailed"], 1.0);
+    }
+
+    #[test]
+    fn cold_starts_have_no_dimensions() {
+        let record = cold_start_record();
+        assert_eq!(record["ColdStart"], 1.0);
+        assert_eq!(
+            record["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([[]])
+        );
+    }
+}
