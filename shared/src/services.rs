@@ -1,6 +1,7 @@
 //! The clients one warm container keeps for all its invocations, built once
 //! from the environment (SPEC section 2) by the webhook and the CLI alike.
 
+use crate::followupboss::{self, FollowUpBoss};
 use crate::kvcore::{DEFAULT_BASE_URL, Kvcore};
 use crate::secrets::Secrets;
 use crate::store::{DEFAULT_RETENTION_DAYS, Ledger, Workflows};
@@ -10,6 +11,7 @@ pub struct Services {
     pub secrets: Secrets,
     pub kvcore: Kvcore,
     pub ledger: Ledger,
+    pub followupboss: FollowUpBoss,
 }
 
 impl Services {
@@ -23,6 +25,8 @@ impl Services {
         let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
         let kvcore_base =
             std::env::var("KVCORE_BASE_URL").unwrap_or_else(|_| DEFAULT_BASE_URL.to_string());
+        let followupboss_base = std::env::var("FOLLOWUPBOSS_BASE_URL")
+            .unwrap_or_else(|_| followupboss::DEFAULT_BASE_URL.to_string());
         let retention_days = match std::env::var("RECORD_RETENTION_DAYS") {
             Ok(days) => days.trim().parse().map_err(|_| {
                 format!("RECORD_RETENTION_DAYS must be a whole number of days, found {days:?}")
@@ -33,6 +37,7 @@ impl Services {
             workflows: Workflows::new(dynamodb.clone(), env("WORKFLOWS_TABLE")?),
             secrets: Secrets::new(aws_sdk_secretsmanager::Client::new(&aws)),
             kvcore: Kvcore::new(&kvcore_base).map_err(|e| e.to_string())?,
+            followupboss: FollowUpBoss::new(&followupboss_base).map_err(|e| e.to_string())?,
             ledger: Ledger::new(
                 dynamodb,
                 env("EVENTS_TABLE")?,

@@ -14,15 +14,17 @@ use crate::auth::{self, AuthError};
 use crate::contact::Person;
 use crate::delivery::{Delivery, MAX_BODY_BYTES};
 use crate::fields::FieldValues;
+use crate::followupboss::SourceError;
 use crate::kvcore::{KvcoreError, Session};
 use crate::matching::{self, Match};
 use crate::metrics;
 use crate::outcome::{EventAnswer, Outcome, PersonResult, SkipReason};
 use crate::plan::{self, Action};
+use crate::retry::Transient;
 use crate::secrets::{self, SecretError};
 pub use crate::services::Services;
 use crate::settings::Settings;
-use crate::sources::{self, ParseContext, PayloadError};
+use crate::sources::{self, ParseContext, PayloadError, Subject};
 use crate::store::{Claim, Ending, PersonWrite, StoreError, WorkflowError, person_keys};
 
 /// A person's lock outlives the invocation that holds it by this much, so a
@@ -79,6 +81,9 @@ pub enum SyncError {
     Kvcore(#[from] KvcoreError),
     #[error("another event for this person is still being processed; retry later")]
     PersonBusy,
+    /// The source app (Follow Up Boss) refused or failed.
+    #[error(transparent)]
+    Source(#[from] SourceError),
     /// DynamoDB or Secrets Manager did not answer.
     #[error("{0}")]
     AwsUnavailable(String),
@@ -101,6 +106,9 @@ impl SyncError {
             SyncError::Kvcore(e) if e.is_transient() => "kvcore_unavailable",
             SyncError::Kvcore(_) => "kvcore_rejected",
             SyncError::PersonBusy => "person_busy",
+            SyncError::Source(SourceError::Unauthorized(_)) => "source_unauthorized",
+            SyncError::Source(e) if e.is_transient() => "source_unavailable",
+            SyncError::Source(_) => "source_rejected",
             SyncError::AwsUnavailable(_) => "aws_unavailable",
             SyncError::NotReplayable(_) => "not_replayable",
         }
@@ -188,6 +196,7 @@ async fn process(
 ) -> Result<EventAnswer, SyncError> {
     let context = ParseContext {
         region: settings.default_country,
+        agent_map: &settings.agent_map,
     };
     let event = sources::parse(settings.source, &delivery.body, context)?;
     let event_id = delivery.event_id(event.event_id.as_deref());
@@ -216,18 +225,19 @@ async fn process(
         Claim::InProgress => return Err(SyncError::InProgress),
     }
 
-    let (mut persons, mut cost) = (Vec::new(), KvcoreCost::default());
-    let people = &event.people;
-    let synced = sync_people(
+    let mut run = EventRun {
         services,
         settings,
-        people,
-        &event_id,
         invocation,
-        &mut persons,
-        &mut cost,
-    )
-    .await;
+        owner: format!("{event_id}@{}", now_ms()),
+        kvcore_token: None,
+        source_api_key: None,
+        persons: Vec::new(),
+        kvcore_requests: 0,
+        kvcore_busy_ms: 0,
+    };
+    let synced = run.sync_subjects(&event.subjects).await;
+    let (persons, requests, busy_ms) = (&run.persons, run.kvcore_requests, run.kvcore_busy_ms);
     let ledger = &services.ledger;
     match synced {
         Ok(results) => {
@@ -239,12 +249,12 @@ async fn process(
             metrics::emit(&metrics::event_records(
                 workflow_id,
                 Some(&answer),
-                cost.requests,
-                cost.busy_ms,
+                requests,
+                busy_ms,
             ));
             let ending = Ending::Completed(&answer);
             ledger
-                .finish(workflow_id, &answer.event_id, ending, &persons, now_ms())
+                .finish(workflow_id, &answer.event_id, ending, persons, now_ms())
                 .await?;
             Ok(answer)
         }
@@ -252,8 +262,8 @@ async fn process(
             metrics::emit(&metrics::event_records(
                 workflow_id,
                 None,
-                cost.requests,
-                cost.busy_ms,
+                requests,
+                busy_ms,
             ));
             let message = error.to_string();
             let ending = Ending::Failed {
@@ -261,7 +271,7 @@ async fn process(
                 message: &message,
             };
             if let Err(store) = ledger
-                .finish(workflow_id, &event_id, ending, &persons, now_ms())
+                .finish(workflow_id, &event_id, ending, persons, now_ms())
                 .await
             {
                 tracing::error!(%store, "the failed event could not be recorded; the source's retry redoes it");
@@ -271,35 +281,91 @@ async fn process(
     }
 }
 
-/// What an event spent at kvCORE, for its metrics.
-#[derive(Debug, Default)]
-struct KvcoreCost {
-    requests: u32,
-    busy_ms: u64,
+/// One event's people, in turn, and what the event's record will need:
+/// the persons' items (pushed as soon as a lock is held, so a failure still
+/// releases it) and what kvCORE cost.
+struct EventRun<'a> {
+    services: &'a Services,
+    settings: &'a Settings,
+    invocation: Invocation,
+    /// Who holds the persons' locks: this attempt of this event.
+    owner: String,
+    kvcore_token: Option<String>,
+    source_api_key: Option<Arc<str>>,
+    persons: Vec<PersonWrite>,
+    kvcore_requests: u32,
+    kvcore_busy_ms: u64,
 }
 
-/// Each person in turn: precheck, lock, order, lookup, plan, write. What each
-/// person's item must record is pushed to `persons` as soon as its lock is
-/// held, so a failure still releases it.
-async fn sync_people(
-    services: &Services,
-    settings: &Settings,
-    people: &[Person],
-    event_id: &str,
-    invocation: Invocation,
-    persons: &mut Vec<PersonWrite>,
-    cost: &mut KvcoreCost,
-) -> Result<Vec<PersonResult>, SyncError> {
-    let owner = format!("{event_id}@{}", now_ms());
-    let mut token = None;
-    let mut results = Vec::with_capacity(people.len());
-    for person in people {
-        if let Some(reason) = plan::precheck(settings, person) {
-            results.push(skipped(settings, person, reason, None));
-            continue;
+impl EventRun<'_> {
+    async fn sync_subjects(
+        &mut self,
+        subjects: &[Subject],
+    ) -> Result<Vec<PersonResult>, SyncError> {
+        let mut results = Vec::with_capacity(subjects.len());
+        for subject in subjects {
+            let fetched;
+            let person = match subject {
+                Subject::Person(person) => person,
+                Subject::Unsupported { source_id } => {
+                    let reason = SkipReason::UnsupportedEvent;
+                    results.push(skipped_source_id(self.settings, source_id.clone(), reason));
+                    continue;
+                }
+                Subject::Fetch { source_id } => match self.fetch(source_id).await? {
+                    Some(person) => {
+                        fetched = person;
+                        &fetched
+                    }
+                    None => {
+                        let reason = SkipReason::PersonNotFound;
+                        results.push(skipped_source_id(
+                            self.settings,
+                            Some(source_id.clone()),
+                            reason,
+                        ));
+                        continue;
+                    }
+                },
+            };
+            results.push(self.sync(person).await?);
         }
-        if token.is_none() {
-            token = Some(kvcore_token(services, settings).await?);
+        Ok(results)
+    }
+
+    /// A person the source app holds (Follow Up Boss); `None` when it no
+    /// longer does.
+    async fn fetch(&mut self, source_id: &str) -> Result<Option<Person>, SyncError> {
+        let settings = self.settings;
+        if self.source_api_key.is_none() {
+            let id = settings.source_api_secret.as_deref().unwrap_or_default();
+            self.source_api_key =
+                Some(read_secret(self.services, settings, "source_api_secret", id).await?);
+        }
+        let key = self.source_api_key.as_deref().unwrap_or_default();
+        let found = self
+            .services
+            .followupboss
+            .person(key, source_id, self.invocation.deadline)
+            .await?;
+        let context = ParseContext {
+            region: settings.default_country,
+            agent_map: &settings.agent_map,
+        };
+        found
+            .map(|value| sources::followupboss::person(&value, context))
+            .transpose()
+            .map_err(|e| SyncError::Source(SourceError::BadResponse(e.to_string())))
+    }
+
+    /// One person: precheck, lock, order, lookup, plan, write.
+    async fn sync(&mut self, person: &Person) -> Result<PersonResult, SyncError> {
+        let (services, settings, invocation) = (self.services, self.settings, self.invocation);
+        if let Some(reason) = plan::precheck(settings, person) {
+            return Ok(skipped(settings, person, reason, None));
+        }
+        if self.kvcore_token.is_none() {
+            self.kvcore_token = Some(kvcore_token(services, settings).await?);
         }
         let keys = person_keys(&settings.workflow_id, person);
         let lock_key = keys.first().cloned().unwrap_or_default();
@@ -307,12 +373,12 @@ async fn sync_people(
         let give_up_at = invocation.deadline - PERSON_WAIT_MARGIN;
         let ledger = &services.ledger;
         let Some(lock) = ledger
-            .lock_person(&lock_key, &owner, lease_until, give_up_at)
+            .lock_person(&lock_key, &self.owner, lease_until, give_up_at)
             .await?
         else {
             return Err(SyncError::PersonBusy);
         };
-        persons.push(PersonWrite {
+        self.persons.push(PersonWrite {
             lock_key,
             keys,
             contact_id: None,
@@ -322,21 +388,20 @@ async fn sync_people(
         // Sources deliver out of order: a change older than one applied is stale.
         if let (Some(changed), Some(applied)) = (person.changed_at_ms, lock.last_changed_ms) {
             if changed < applied {
-                results.push(skipped(
+                return Ok(skipped(
                     settings,
                     person,
                     SkipReason::StaleEvent,
                     lock.contact_id,
                 ));
-                continue;
             }
         }
 
-        let token = token.as_deref().unwrap_or_default();
+        let token = self.kvcore_token.as_deref().unwrap_or_default();
         let session = services.kvcore.session(token, invocation.deadline);
         let result = sync_person(&session, settings, person, lock.contact_id).await;
-        cost.requests += session.requests();
-        cost.busy_ms += session.busy_ms();
+        self.kvcore_requests += session.requests();
+        self.kvcore_busy_ms += session.busy_ms();
         let result = result?;
         tracing::info!(
             source_id = result.source_id.as_deref().unwrap_or(""),
@@ -348,15 +413,14 @@ async fn sync_people(
             kvcore_requests = session.requests(),
             "person synced"
         );
-        if let Some(write) = persons.last_mut() {
+        if let Some(write) = self.persons.last_mut() {
             let is_this_person =
                 result.reason != Some(SkipReason::AgentFiltered) && !settings.dry_run;
             write.contact_id = result.contact_id.filter(|_| is_this_person);
             write.changed_ms = person.changed_at_ms.filter(|_| !settings.dry_run);
         }
-        results.push(result);
+        Ok(result)
     }
-    Ok(results)
 }
 
 /// Looks the person up, decides, and writes (unless a dry run).
@@ -506,7 +570,7 @@ async fn load_workflow(services: &Services, workflow_id: &str) -> Result<Arc<Set
         return Err(misconfigured(
             &settings,
             "source",
-            "a source this version reads: \"generic\"",
+            "a source this version reads: \"generic\" or \"followupboss\"",
         ));
     }
     Ok(settings)
@@ -563,6 +627,24 @@ fn skipped(
         fields: Vec::new(),
         dry_run: settings.dry_run,
         problems: person.problems.clone(),
+    }
+}
+
+/// A skip for a person the event names but does not carry.
+fn skipped_source_id(
+    settings: &Settings,
+    source_id: Option<String>,
+    reason: SkipReason,
+) -> PersonResult {
+    PersonResult {
+        source_id,
+        outcome: Outcome::Skipped,
+        contact_id: None,
+        matched_by: None,
+        reason: Some(reason),
+        fields: Vec::new(),
+        dry_run: settings.dry_run,
+        problems: Vec::new(),
     }
 }
 

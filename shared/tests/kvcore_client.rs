@@ -6,6 +6,7 @@ use std::time::Duration;
 use kvcore_fake::{FakeConfig, FakeKvcore, Fault};
 use kvsync::contact::Email;
 use kvsync::kvcore::{Kvcore, KvcoreError};
+use kvsync::retry::Transient;
 use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 

@@ -87,6 +87,7 @@ fn status_of(error: &SyncError) -> StatusCode {
         SyncError::Misconfigured(_)
         | SyncError::Kvcore(_)
         | SyncError::PersonBusy
+        | SyncError::Source(_)
         | SyncError::AwsUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
     }
 }

@@ -7,7 +7,6 @@ mod contact;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
-use backon::{ExponentialBuilder, Retryable};
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -16,6 +15,7 @@ use tokio::time::Instant;
 pub use contact::KvContact;
 
 use crate::contact::Email;
+use crate::retry::{self, Transient};
 
 pub const DEFAULT_BASE_URL: &str = "https://api.kvcore.com/v2/public";
 /// Candidates asked for per page, and pages read at most, per lookup.
@@ -47,9 +47,15 @@ pub enum KvcoreError {
     BadResponse(String),
 }
 
-impl KvcoreError {
-    /// Worth another try: the same request may well succeed shortly.
-    pub fn is_transient(&self) -> bool {
+impl Transient for KvcoreError {
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            KvcoreError::RateLimited { retry_after } => *retry_after,
+            _ => None,
+        }
+    }
+
+    fn is_transient(&self) -> bool {
         matches!(
             self,
             KvcoreError::RateLimited { .. }
@@ -193,30 +199,8 @@ impl Session<'_> {
         query: &[(&str, &str)],
         body: Option<&Map<String, Value>>,
     ) -> Result<Value, KvcoreError> {
-        let backoff = ExponentialBuilder::default()
-            .with_min_delay(Duration::from_millis(200))
-            .with_max_delay(Duration::from_secs(2))
-            .with_max_times(4)
-            .with_jitter();
         let attempt = || self.send_once(method.clone(), path, query, body);
-        attempt
-            .retry(backoff)
-            .when(KvcoreError::is_transient)
-            .adjust(|error, delay| {
-                let delay = match error {
-                    KvcoreError::RateLimited {
-                        retry_after: Some(after),
-                    } => Some(*after),
-                    _ => delay,
-                }?;
-                // Leave room for the retried request itself.
-                let fits = Instant::now() + delay + REQUEST_TIMEOUT.min(Duration::from_secs(2)) < self.deadline;
-                fits.then_some(delay)
-            })
-            .notify(|error, delay| {
-                tracing::warn!(%error, delay_ms = delay.as_millis() as u64, %path, "kvCORE request retried");
-            })
-            .await
+        retry::with_retries(self.deadline, path, attempt).await
     }
 
     async fn send_once(

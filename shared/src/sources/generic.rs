@@ -4,9 +4,9 @@
 use crate::contact::{Address, Email, Person, Phone, PhoneKind};
 
 use super::json::{Obj, PayloadError, element_object, element_string, object};
-use super::{ParseContext, SourceEvent, dates};
+use super::{ParseContext, SourceEvent, Subject, dates};
 
-pub fn parse(body: &[u8], context: ParseContext) -> Result<SourceEvent, PayloadError> {
+pub fn parse(body: &[u8], context: ParseContext<'_>) -> Result<SourceEvent, PayloadError> {
     let map = object(body)?;
     let root = Obj::root(&map);
     let event_id = root.id("event_id")?;
@@ -27,11 +27,11 @@ pub fn parse(body: &[u8], context: ParseContext) -> Result<SourceEvent, PayloadE
     person.changed_at_ms = changed_at_ms;
     Ok(SourceEvent {
         event_id,
-        people: vec![person],
+        subjects: vec![Subject::Person(person)],
     })
 }
 
-fn person(contact: &Obj<'_>, context: ParseContext) -> Result<Person, PayloadError> {
+fn person(contact: &Obj<'_>, context: ParseContext<'_>) -> Result<Person, PayloadError> {
     let text = |name: &str| -> Result<Option<String>, PayloadError> {
         Ok(contact
             .string(name)?
@@ -127,8 +127,16 @@ mod tests {
             value.to_string().as_bytes(),
             ParseContext {
                 region: Region::default(),
+                agent_map: &Default::default(),
             },
         )
+    }
+
+    fn only_person(event: &SourceEvent) -> &Person {
+        match event.subjects.as_slice() {
+            [Subject::Person(person)] => person,
+            other => panic!("expected one person, got {other:?}"),
+        }
     }
 
     fn field_of(value: serde_json::Value) -> String {
@@ -159,7 +167,7 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(event.event_id.as_deref(), Some("evt_1"));
-        let person = &event.people[0];
+        let person = only_person(&event);
         assert_eq!(person.source_id.as_deref(), Some("42"));
         assert_eq!(person.first_name.as_deref(), Some("John"));
         assert_eq!(person.emails[0].as_str(), "john.smith@example.com");
@@ -181,7 +189,7 @@ mod tests {
             "birthday": "1980-02-30"
         }}))
         .unwrap();
-        let person = &event.people[0];
+        let person = only_person(&event);
         assert!(person.emails.is_empty());
         assert_eq!(person.phones.len(), 1);
         assert_eq!(person.birthday, None);
@@ -202,7 +210,8 @@ mod tests {
             parse(
                 b"not json",
                 ParseContext {
-                    region: Region::default()
+                    region: Region::default(),
+                    agent_map: &Default::default(),
                 }
             )
             .unwrap_err()
@@ -248,6 +257,6 @@ mod tests {
             parse_json(json!({"event_id": null, "contact": {"email": null, "phones": null}}))
                 .unwrap();
         assert_eq!(event.event_id, None);
-        assert!(event.people[0].emails.is_empty());
+        assert!(only_person(&event).emails.is_empty());
     }
 }

@@ -2,8 +2,11 @@
 //! the people it is about, as canonical `Person`s.
 
 mod dates;
+pub mod followupboss;
 mod generic;
 mod json;
+
+use std::collections::BTreeMap;
 
 use crate::contact::{Person, Region};
 use crate::settings::Source;
@@ -15,24 +18,41 @@ pub use json::PayloadError;
 pub struct SourceEvent {
     /// The payload's own event id, if it has one.
     pub event_id: Option<String>,
-    pub people: Vec<Person>,
+    /// One per person the event is about, in the payload's order.
+    pub subjects: Vec<Subject>,
+}
+
+/// A person an event is about.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Subject {
+    /// The payload carries the person.
+    Person(Person),
+    /// The payload only names the person: fetch it from the source app
+    /// (Follow Up Boss), then read it with `followupboss::person`.
+    Fetch { source_id: String },
+    /// An event kvsync does not sync: acknowledged and skipped.
+    Unsupported { source_id: Option<String> },
 }
 
 /// What a source needs to read its payloads.
 #[derive(Debug, Clone, Copy)]
-pub struct ParseContext {
+pub struct ParseContext<'a> {
+    /// Where phone numbers without a country code are read.
     pub region: Region,
+    /// Source owner id → kvCORE agent id (`agent_map`).
+    pub agent_map: &'a BTreeMap<String, u64>,
 }
 
 /// Parses a webhook body in the workflow's source format.
 pub fn parse(
     source: Source,
     body: &[u8],
-    context: ParseContext,
+    context: ParseContext<'_>,
 ) -> Result<SourceEvent, PayloadError> {
     match source {
         Source::Generic => generic::parse(body, context),
-        Source::Google | Source::FollowUpBoss => Err(PayloadError::new(
+        Source::FollowUpBoss => followupboss::parse(body, context),
+        Source::Google => Err(PayloadError::new(
             "source",
             "is not read by this version of kvsync",
         )),
@@ -42,5 +62,5 @@ pub fn parse(
 /// Whether this version reads the source's payloads; the caller refuses the
 /// workflow as misconfigured otherwise, before anything else happens.
 pub fn is_supported(source: Source) -> bool {
-    matches!(source, Source::Generic)
+    matches!(source, Source::Generic | Source::FollowUpBoss)
 }
