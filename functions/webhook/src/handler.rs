@@ -117,3 +117,112 @@ fn json_response(status: StatusCode, body: serde_json::Value) -> Response<Body> 
         .insert("content-type", HeaderValue::from_static("application/json"));
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kvsync::auth::AuthError;
+    use kvsync::followupboss::SourceError;
+    use kvsync::kvcore::KvcoreError;
+    use kvsync::sources::PayloadError;
+
+    /// Every error there is, with the status and code SPEC section 4 gives it.
+    #[test]
+    fn every_error_has_its_documented_status_and_code() {
+        let cases: Vec<(SyncError, u16, &str)> = vec![
+            (SyncError::PayloadTooLarge, 413, "payload_too_large"),
+            (
+                SyncError::UnknownWorkflow("x".into()),
+                404,
+                "unknown_workflow",
+            ),
+            (
+                SyncError::Unauthorized(AuthError::Stale),
+                401,
+                "unauthorized",
+            ),
+            (
+                SyncError::InvalidPayload(PayloadError::new("contact", "is required")),
+                400,
+                "invalid_payload",
+            ),
+            (SyncError::InProgress, 409, "in_progress"),
+            (
+                SyncError::Misconfigured("x".into()),
+                503,
+                "misconfigured_workflow",
+            ),
+            (
+                SyncError::Kvcore(KvcoreError::Unavailable { status: 502 }),
+                503,
+                "kvcore_unavailable",
+            ),
+            (
+                SyncError::Kvcore(KvcoreError::Timeout),
+                503,
+                "kvcore_unavailable",
+            ),
+            (
+                SyncError::Kvcore(KvcoreError::Unauthorized),
+                503,
+                "kvcore_unauthorized",
+            ),
+            (
+                SyncError::Kvcore(KvcoreError::Rejected {
+                    status: 422,
+                    message: "x".into(),
+                }),
+                503,
+                "kvcore_rejected",
+            ),
+            (SyncError::PersonBusy, 503, "person_busy"),
+            (
+                SyncError::Source(SourceError::Timeout),
+                503,
+                "source_unavailable",
+            ),
+            (
+                SyncError::Source(SourceError::Unauthorized(401)),
+                503,
+                "source_unauthorized",
+            ),
+            (
+                SyncError::AwsUnavailable("x".into()),
+                503,
+                "aws_unavailable",
+            ),
+        ];
+        for (error, status, code) in cases {
+            let response = error_response("wf", &error);
+            assert_eq!(response.status().as_u16(), status, "{error:?}");
+            let Body::Text(body) = response.body() else {
+                panic!("a JSON body")
+            };
+            let body: serde_json::Value = serde_json::from_str(body).unwrap();
+            assert_eq!(body["error"]["code"], code, "{error:?}");
+            assert!(
+                body["error"]["message"]
+                    .as_str()
+                    .is_some_and(|m| !m.is_empty())
+            );
+        }
+    }
+
+    #[test]
+    fn every_refusal_of_a_signature_reads_the_same() {
+        let reasons = [AuthError::Missing, AuthError::Mismatch, AuthError::Stale];
+        let bodies: Vec<String> = reasons
+            .into_iter()
+            .map(
+                |reason| match error_response("wf", &SyncError::Unauthorized(reason)).body() {
+                    Body::Text(body) => body.clone(),
+                    _ => String::new(),
+                },
+            )
+            .collect();
+        assert!(
+            bodies.windows(2).all(|pair| pair[0] == pair[1]),
+            "{bodies:?}"
+        );
+    }
+}

@@ -74,6 +74,12 @@ async fn each_named_person_is_fetched_and_synced_on_its_own() {
     );
     assert_eq!(contact["primary_zip"], "34103");
     assert_eq!(fub.requests(), ["101", "102"]);
+    let logs = world.logs();
+    assert!(
+        !logs.contains(FUB_KEY),
+        "the Follow Up Boss API key is never logged"
+    );
+    assert!(!logs.contains("max@example.com"));
 }
 
 #[tokio::test]

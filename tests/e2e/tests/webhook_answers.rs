@@ -205,6 +205,9 @@ async fn misconfigured_workflows_answer_503_naming_the_attribute() {
         .workflow("wrong-type", json!({"overwrite_existing": {"S": "no"}}))
         .await;
     world
+        .workflow("no-secret-id", json!({"kvcore_token_secret": null}))
+        .await;
+    world
         .workflow(
             "no-secret",
             json!({"kvcore_token_secret": {"S": "kvsync/does-not-exist"}}),
@@ -218,6 +221,10 @@ async fn misconfigured_workflows_answer_503_naming_the_attribute() {
             "'overwrite_existing' must be BOOL (true or false), found S \"no\"",
         ),
         ("no-secret", "'kvcore_token_secret'"),
+        (
+            "no-secret-id",
+            "'kvcore_token_secret' must be a Secrets Manager secret id",
+        ),
     ];
     for (workflow, expected) in cases {
         let answer = world
