@@ -560,20 +560,12 @@ fn log_ambiguity(found: &Match) {
 }
 
 async fn load_workflow(services: &Services, workflow_id: &str) -> Result<Arc<Settings>, SyncError> {
-    let settings = match services.workflows.get(workflow_id).await {
-        Ok(Some(settings)) => settings,
-        Ok(None) => return Err(SyncError::UnknownWorkflow(workflow_id.to_string())),
-        Err(WorkflowError::Invalid(e)) => return Err(SyncError::Misconfigured(e.to_string())),
-        Err(WorkflowError::Unavailable(e)) => return Err(SyncError::AwsUnavailable(e)),
-    };
-    if !sources::is_supported(settings.source) {
-        return Err(misconfigured(
-            &settings,
-            "source",
-            "a source this version reads: \"generic\" or \"followupboss\"",
-        ));
+    match services.workflows.get(workflow_id).await {
+        Ok(Some(settings)) => Ok(settings),
+        Ok(None) => Err(SyncError::UnknownWorkflow(workflow_id.to_string())),
+        Err(WorkflowError::Invalid(e)) => Err(SyncError::Misconfigured(e.to_string())),
+        Err(WorkflowError::Unavailable(e)) => Err(SyncError::AwsUnavailable(e)),
     }
-    Ok(settings)
 }
 
 async fn read_secret(

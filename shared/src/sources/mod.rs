@@ -4,6 +4,7 @@
 mod dates;
 pub mod followupboss;
 mod generic;
+mod google;
 mod json;
 
 use std::collections::BTreeMap;
@@ -52,15 +53,6 @@ pub fn parse(
     match source {
         Source::Generic => generic::parse(body, context),
         Source::FollowUpBoss => followupboss::parse(body, context),
-        Source::Google => Err(PayloadError::new(
-            "source",
-            "is not read by this version of kvsync",
-        )),
+        Source::Google => google::parse(body, context),
     }
-}
-
-/// Whether this version reads the source's payloads; the caller refuses the
-/// workflow as misconfigured otherwise, before anything else happens.
-pub fn is_supported(source: Source) -> bool {
-    matches!(source, Source::Generic | Source::FollowUpBoss)
 }

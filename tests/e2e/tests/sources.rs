@@ -146,3 +146,41 @@ async fn a_wrong_api_key_is_a_misconfiguration_named_for_the_operator() {
             .contains("source_api_secret")
     );
 }
+
+#[tokio::test]
+async fn a_google_person_is_synced_with_its_primary_entries() {
+    let world = World::start().await;
+    world
+        .workflow(
+            "google",
+            json!({"source": {"S": "google"}, "auth": {"S": "token"}}),
+        )
+        .await;
+    let secret_id = format!("{}kvsync/google/webhook-secret", world.stack.prefix());
+    world
+        .stack
+        .put_secret(&secret_id, "google-bridge-token")
+        .await
+        .unwrap();
+    let body = include_bytes!("../../../shared/tests/fixtures/google/full.json");
+    let auth = [("x-kvsync-token", "google-bridge-token")];
+
+    let answer = world.send_raw("google", &auth, "", body).await;
+    assert_eq!(
+        answer.body["event_id"],
+        "people/c7160478151226404185#%EgcBAgkLLjc9GgQBAgUHIgxCZmp5c0VzZlh0WT0=",
+        "resourceName + etag"
+    );
+    assert_eq!(answer.result()["outcome"], "created");
+    let contact = &world.kvcore().contacts()[0];
+    assert_eq!(contact["email"], "lena.ortiz@example.com");
+    assert_eq!(contact["cell_phone_1"], "+12395550123");
+    assert_eq!(contact["work_phone"], "+12395550124");
+    assert_eq!(contact["birthday"], "1984-07-09");
+
+    let again = world.send_raw("google", &auth, "", body).await;
+    assert_eq!(
+        again.body["duplicate"], true,
+        "the same resource version is the same event"
+    );
+}
