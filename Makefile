@@ -4,7 +4,11 @@
 CARGO ?= cargo
 WEBHOOK_BIN := target/debug/webhook
 
-.PHONY: dev test venv lint unit e2e cfn-lint build-webhook
+.PHONY: dev test build venv lint cfn-lint build-webhook
+
+# The project's Python tools (sam, cargo-lambda, zig, cfn-lint) come first.
+export PATH := $(CURDIR)/.venv/bin:$(PATH)
+export SAM_CLI_TELEMETRY := 0
 
 ## Run the service locally: moto_server, the kvCORE fake, the function
 ## behind http://127.0.0.1:3000, a demo workflow seeded.
@@ -24,7 +28,13 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 cfn-lint: venv
-	.venv/bin/cfn-lint template.yaml
+	cfn-lint template.yaml
+	AWS_DEFAULT_REGION=us-east-1 sam validate --lint --template template.yaml
+
+## Build the deployable function with SAM (cargo-lambda, x86_64):
+## .aws-sam/build/WebhookFunction/bootstrap
+build: venv
+	sam build --beta-features --template template.yaml
 
 build-webhook:
 	$(CARGO) build -p webhook -p kvsync-cli
