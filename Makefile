@@ -4,7 +4,7 @@
 CARGO ?= cargo
 WEBHOOK_BIN := target/debug/webhook
 
-.PHONY: dev test build venv lint cfn-lint build-webhook
+.PHONY: dev test build bench venv lint cfn-lint build-webhook
 
 # The project's Python tools (sam, cargo-lambda, zig, cfn-lint) come first.
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
@@ -19,6 +19,11 @@ dev: venv build-webhook
 ## Run every check and test, as CI does.
 test: venv lint cfn-lint build-webhook
 	WEBHOOK_BIN=$(CURDIR)/$(WEBHOOK_BIN) KVSYNC_BIN=$(CURDIR)/target/debug/kvsync infra/scripts/with-moto.sh $(CARGO) test --workspace --no-fail-fast
+
+## Measure what one event costs (release build): target/bench/report.json
+bench: venv
+	$(CARGO) build --release -p webhook -p kvsync-bench
+	WEBHOOK_BIN=$(CURDIR)/target/release/webhook infra/scripts/with-moto.sh target/release/kvsync-bench
 
 venv:
 	@infra/scripts/venv.sh

@@ -103,12 +103,7 @@ impl FollowUpBoss {
                 }
             })?;
         let status = response.status();
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+        let retry_after = retry::retry_after(response.headers());
         match status {
             s if s.is_success() => {
                 let body = response.bytes().await.map_err(|_| SourceError::Network)?;

@@ -1,6 +1,8 @@
 //! CloudWatch metrics in Embedded Metric Format: one JSON line on stdout per
 //! record, which CloudWatch Logs turns into metrics. No API call, no latency.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use serde_json::{Map, Value, json};
 
 use crate::outcome::{EventAnswer, Outcome};
@@ -102,9 +104,20 @@ pub fn cold_start_record() -> Value {
     )
 }
 
+/// Whether this process publishes metrics: the webhook function does; the
+/// operator's CLI, whose stdout is for people, does not.
+static ENABLED: AtomicBool = AtomicBool::new(false);
+
+pub fn enable() {
+    ENABLED.store(true, Ordering::Relaxed);
+}
+
 /// Writes records to stdout, where Lambda's log capture picks them up.
 pub fn emit(records: &[Value]) {
     use std::io::Write;
+    if !ENABLED.load(Ordering::Relaxed) {
+        return;
+    }
     let mut out = std::io::stdout().lock();
     for record in records {
         // A lost metric line must never fail an event.

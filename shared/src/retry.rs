@@ -45,3 +45,12 @@ where
         })
         .await
 }
+
+/// A `Retry-After` header in seconds (the form kvCORE and Follow Up Boss send).
+pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    headers
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
+}

@@ -20,6 +20,7 @@ async fn main() -> Result<(), Error> {
         .without_time()
         .init();
 
+    kvsync::metrics::enable();
     let services = Services::from_env().await?;
     let services = &services;
     run(service_fn(move |request| {

@@ -46,7 +46,12 @@ impl FakeFollowUpBoss {
         };
         let app = Router::new()
             .route("/v1/people/{id}", get(person))
-            .fallback(|| async { (StatusCode::NOT_FOUND, axum::Json(json!({"errorMessage": "Not found"}))) })
+            .fallback(|| async {
+                (
+                    StatusCode::NOT_FOUND,
+                    axum::Json(json!({"errorMessage": "Not found"})),
+                )
+            })
             .with_state(fake.clone());
         tokio::spawn(async move {
             if let Err(error) = axum::serve(listener, app).await {
@@ -62,7 +67,9 @@ impl FakeFollowUpBoss {
     }
 
     fn inner(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Adds or replaces a person (by its `id`).
@@ -89,7 +96,11 @@ impl FakeFollowUpBoss {
     }
 }
 
-async fn person(State(fake): State<FakeFollowUpBoss>, Path(id): Path<String>, headers: HeaderMap) -> Response {
+async fn person(
+    State(fake): State<FakeFollowUpBoss>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     let fault = {
         let mut inner = fake.inner();
         inner.requests.push(id.clone());
@@ -117,11 +128,19 @@ async fn person(State(fake): State<FakeFollowUpBoss>, Path(id): Path<String>, he
         .and_then(|v| v.strip_prefix("Basic "))
         .is_some_and(|given| given == expected);
     if !authorized {
-        return (StatusCode::UNAUTHORIZED, axum::Json(json!({"errorMessage": "Invalid API key"}))).into_response();
+        return (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(json!({"errorMessage": "Invalid API key"})),
+        )
+            .into_response();
     }
     match fake.inner().people.get(&id) {
         Some(person) => (StatusCode::OK, axum::Json(person.clone())).into_response(),
-        None => (StatusCode::NOT_FOUND, axum::Json(json!({"errorMessage": "Person not found"}))).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            axum::Json(json!({"errorMessage": "Person not found"})),
+        )
+            .into_response(),
     }
 }
 
@@ -135,16 +154,38 @@ mod tests {
         fake.put_person(json!({"id": 7, "firstName": "Lu"}));
         let http = reqwest::Client::new();
         let url = format!("{}/people/7", fake.base_url());
-        let ok = http.get(&url).basic_auth("key-1", Some("")).send().await.unwrap();
+        let ok = http
+            .get(&url)
+            .basic_auth("key-1", Some(""))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(ok.status(), 200);
         assert_eq!(ok.json::<Value>().await.unwrap()["firstName"], "Lu");
-        let wrong = http.get(&url).basic_auth("key-2", Some("")).send().await.unwrap();
+        let wrong = http
+            .get(&url)
+            .basic_auth("key-2", Some(""))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(wrong.status(), 401);
         fake.remove_person("7");
-        let gone = http.get(&url).basic_auth("key-1", Some("")).send().await.unwrap();
+        let gone = http
+            .get(&url)
+            .basic_auth("key-1", Some(""))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(gone.status(), 404);
-        fake.push_fault(Fault::RateLimited { retry_after_secs: 2 });
-        let limited = http.get(&url).basic_auth("key-1", Some("")).send().await.unwrap();
+        fake.push_fault(Fault::RateLimited {
+            retry_after_secs: 2,
+        });
+        let limited = http
+            .get(&url)
+            .basic_auth("key-1", Some(""))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(limited.status(), 429);
         assert_eq!(limited.headers()["retry-after"], "2");
         assert_eq!(fake.requests(), ["7", "7", "7", "7"]);

@@ -226,27 +226,10 @@ impl Session<'_> {
         request = request.timeout(REQUEST_TIMEOUT.min(remaining.max(Duration::from_millis(100))));
 
         let started = Instant::now();
-        let response = request.send().await.map_err(|e| {
-            if e.is_timeout() {
-                KvcoreError::Timeout
-            } else {
-                KvcoreError::Network(without_url(&e))
-            }
-        })?;
+        let response = request.send().await.map_err(transport_error)?;
         let status = response.status();
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let bytes = response.bytes().await.map_err(|e| {
-            if e.is_timeout() {
-                KvcoreError::Timeout
-            } else {
-                KvcoreError::Network(without_url(&e))
-            }
-        })?;
+        let retry_after = retry::retry_after(response.headers());
+        let bytes = response.bytes().await.map_err(transport_error)?;
         let took = started.elapsed();
         self.busy_us
             .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
@@ -307,6 +290,14 @@ fn error_message(body: &[u8]) -> String {
             .join("; "),
         Some(other) => text(other),
         None => value.to_string().chars().take(200).collect(),
+    }
+}
+
+fn transport_error(error: reqwest::Error) -> KvcoreError {
+    if error.is_timeout() {
+        KvcoreError::Timeout
+    } else {
+        KvcoreError::Network(without_url(&error))
     }
 }
 

@@ -4,10 +4,10 @@
 
 use serde_json::Value;
 
-use crate::contact::{Address, Email, Person, Phone, PhoneKind};
+use crate::contact::{Address, Person, PhoneKind};
 
-use super::json::{Obj, PayloadError, element_object, object};
-use super::{ParseContext, SourceEvent, Subject, dates};
+use super::json::{Obj, PayloadError, object};
+use super::{ParseContext, SourceEvent, Subject, dates, people};
 
 /// The events that carry people kvsync syncs; others are acknowledged.
 const SYNCED_EVENTS: [&str; 2] = ["peopleCreated", "peopleUpdated"];
@@ -73,34 +73,27 @@ pub fn person(value: &Value, context: ParseContext<'_>) -> Result<Person, Payloa
         ..Person::default()
     };
 
-    for (path, entry) in primary_first(&root, "emails")? {
-        let Some(raw) = entry.string("value")? else {
-            continue;
-        };
-        match Email::parse(raw) {
-            Some(email) if !person.emails.contains(&email) => person.emails.push(email),
-            Some(_) => {}
-            None => person.problems.push(format!(
-                "{path}.value is not an email address; it was left out"
-            )),
+    for entry in people::primary_first(&root, "emails", is_primary)? {
+        if let Some(raw) = entry.string("value")? {
+            people::add_email(&mut person, raw, &entry.field_path("value"));
         }
     }
-    for (path, entry) in primary_first(&root, "phones")? {
-        let Some(raw) = entry.string("value")? else {
-            continue;
-        };
-        let kind = PhoneKind::from_label(entry.string("type")?);
-        match Phone::parse(raw, context.region, kind) {
-            Some(phone) if !person.phones.iter().any(|p| p.e164 == phone.e164) => {
-                person.phones.push(phone)
-            }
-            Some(_) => {}
-            None => person.problems.push(format!(
-                "{path}.value is not a phone number; it was left out"
-            )),
+    for entry in people::primary_first(&root, "phones", is_primary)? {
+        if let Some(raw) = entry.string("value")? {
+            let kind = PhoneKind::from_label(entry.string("type")?);
+            people::add_phone(
+                &mut person,
+                raw,
+                kind,
+                context.region,
+                &entry.field_path("value"),
+            );
         }
     }
-    if let Some((_, address)) = primary_first(&root, "addresses")?.into_iter().next() {
+    if let Some(address) = people::primary_first(&root, "addresses", is_primary)?
+        .into_iter()
+        .next()
+    {
         let part = |name: &str| address.id(name);
         person.address = Address {
             street: part("street")?,
@@ -123,19 +116,9 @@ pub fn person(value: &Value, context: ParseContext<'_>) -> Result<Person, Payloa
     Ok(person)
 }
 
-/// The entries of a list, those flagged `isPrimary` first.
-fn primary_first<'a>(root: &Obj<'a>, name: &str) -> Result<Vec<(String, Obj<'a>)>, PayloadError> {
-    let mut entries = root
-        .array(name)?
-        .into_iter()
-        .map(|(path, value)| element_object(path, value))
-        .collect::<Result<Vec<_>, _>>()?;
-    let primary = |entry: &Obj<'_>| entry.get("isPrimary").and_then(Value::as_bool) == Some(true);
-    entries.sort_by_key(|entry| !primary(entry));
-    Ok(entries
-        .into_iter()
-        .map(|entry| (entry.path.clone(), entry))
-        .collect())
+/// Follow Up Boss flags the primary email, phone and address.
+fn is_primary(entry: &Obj<'_>) -> bool {
+    entry.get("isPrimary").and_then(Value::as_bool) == Some(true)
 }
 
 #[cfg(test)]

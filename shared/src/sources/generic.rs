@@ -1,10 +1,10 @@
 //! The `generic` payload: `{"event_id"?, "event_type"?, "occurred_at"?,
 //! "contact": {...}}`, for any app that can call a webhook (SPEC section 5).
 
-use crate::contact::{Address, Email, Person, Phone, PhoneKind};
+use crate::contact::{Address, Person, PhoneKind};
 
 use super::json::{Obj, PayloadError, element_object, element_string, object};
-use super::{ParseContext, SourceEvent, Subject, dates};
+use super::{ParseContext, SourceEvent, Subject, dates, people};
 
 pub fn parse(body: &[u8], context: ParseContext<'_>) -> Result<SourceEvent, PayloadError> {
     let map = object(body)?;
@@ -27,7 +27,7 @@ pub fn parse(body: &[u8], context: ParseContext<'_>) -> Result<SourceEvent, Payl
     person.changed_at_ms = changed_at_ms;
     Ok(SourceEvent {
         event_id,
-        subjects: vec![Subject::Person(person)],
+        subjects: vec![Subject::Person(Box::new(person))],
     })
 }
 
@@ -47,13 +47,7 @@ fn person(contact: &Obj<'_>, context: ParseContext<'_>) -> Result<Person, Payloa
     };
 
     if let Some(raw) = text("email")? {
-        match Email::parse(&raw) {
-            Some(email) => person.emails.push(email),
-            None => person.problems.push(format!(
-                "{} is not an email address; it was left out",
-                contact.field_path("email")
-            )),
-        }
+        people::add_email(&mut person, &raw, &contact.field_path("email"));
     }
 
     for (path, value) in contact.array("phones")? {
@@ -65,14 +59,13 @@ fn person(contact: &Obj<'_>, context: ParseContext<'_>) -> Result<Person, Payloa
             ));
         };
         let kind = PhoneKind::from_label(entry.string("type")?);
-        match Phone::parse(number, context.region, kind) {
-            Some(phone) if !person.phones.contains(&phone) => person.phones.push(phone),
-            Some(_) => {}
-            None => person.problems.push(format!(
-                "{} is not a phone number; it was left out",
-                entry.field_path("number")
-            )),
-        }
+        people::add_phone(
+            &mut person,
+            number,
+            kind,
+            context.region,
+            &entry.field_path("number"),
+        );
     }
 
     if let Some(address) = contact.object("address")? {
@@ -172,7 +165,11 @@ mod tests {
         assert_eq!(person.first_name.as_deref(), Some("John"));
         assert_eq!(person.emails[0].as_str(), "john.smith@example.com");
         let numbers: Vec<_> = person.phones.iter().map(|p| p.e164.as_str()).collect();
-        assert_eq!(numbers, ["+12395550100", "+12395550100", "+12395550101"]);
+        assert_eq!(
+            numbers,
+            ["+12395550100", "+12395550101"],
+            "one number once, its first kind"
+        );
         assert_eq!(person.address.zip.as_deref(), Some("34102"));
         assert_eq!(person.birthday.as_deref(), Some("1980-04-01"));
         assert_eq!(person.owner_agent_id, Some(7));

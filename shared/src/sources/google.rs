@@ -4,10 +4,10 @@
 
 use serde_json::Value;
 
-use crate::contact::{Address, Email, Person, Phone, PhoneKind};
+use crate::contact::{Address, Person, PhoneKind};
 
 use super::json::{Obj, PayloadError, element_object, object};
-use super::{ParseContext, SourceEvent, Subject, dates};
+use super::{ParseContext, SourceEvent, Subject, dates, people};
 
 pub fn parse(body: &[u8], context: ParseContext<'_>) -> Result<SourceEvent, PayloadError> {
     let map = object(body)?;
@@ -29,7 +29,10 @@ pub fn parse(body: &[u8], context: ParseContext<'_>) -> Result<SourceEvent, Payl
         changed_at_ms: changed_at(&root)?,
         ..Person::default()
     };
-    if let Some((_, name)) = primary_first(&root, "names")?.into_iter().next() {
+    if let Some(name) = people::primary_first(&root, "names", is_primary)?
+        .into_iter()
+        .next()
+    {
         let text = |field: &str| -> Result<Option<String>, PayloadError> {
             Ok(name
                 .string(field)?
@@ -40,35 +43,28 @@ pub fn parse(body: &[u8], context: ParseContext<'_>) -> Result<SourceEvent, Payl
         person.first_name = text("givenName")?;
         person.last_name = text("familyName")?;
     }
-    for (path, entry) in primary_first(&root, "emailAddresses")? {
-        let Some(raw) = entry.string("value")? else {
-            continue;
-        };
-        match Email::parse(raw) {
-            Some(email) if !person.emails.contains(&email) => person.emails.push(email),
-            Some(_) => {}
-            None => person.problems.push(format!(
-                "{path}.value is not an email address; it was left out"
-            )),
+    for entry in people::primary_first(&root, "emailAddresses", is_primary)? {
+        if let Some(raw) = entry.string("value")? {
+            people::add_email(&mut person, raw, &entry.field_path("value"));
         }
     }
-    for (path, entry) in primary_first(&root, "phoneNumbers")? {
+    for entry in people::primary_first(&root, "phoneNumbers", is_primary)? {
         // `canonicalForm` is Google's own E.164 reading, when it has one.
-        let Some(raw) = entry.string("canonicalForm")?.or(entry.string("value")?) else {
-            continue;
-        };
-        let kind = PhoneKind::from_label(entry.string("type")?);
-        match Phone::parse(raw, context.region, kind) {
-            Some(phone) if !person.phones.iter().any(|p| p.e164 == phone.e164) => {
-                person.phones.push(phone)
-            }
-            Some(_) => {}
-            None => person.problems.push(format!(
-                "{path}.value is not a phone number; it was left out"
-            )),
+        if let Some(raw) = entry.string("canonicalForm")?.or(entry.string("value")?) {
+            let kind = PhoneKind::from_label(entry.string("type")?);
+            people::add_phone(
+                &mut person,
+                raw,
+                kind,
+                context.region,
+                &entry.field_path("value"),
+            );
         }
     }
-    if let Some((_, address)) = primary_first(&root, "addresses")?.into_iter().next() {
+    if let Some(address) = people::primary_first(&root, "addresses", is_primary)?
+        .into_iter()
+        .next()
+    {
         person.address = Address {
             street: address.id("streetAddress")?,
             city: address.id("city")?,
@@ -76,12 +72,15 @@ pub fn parse(body: &[u8], context: ParseContext<'_>) -> Result<SourceEvent, Payl
             zip: address.id("postalCode")?,
         };
     }
-    if let Some((path, birthday)) = primary_first(&root, "birthdays")?.into_iter().next() {
-        person.birthday = birthday_of(&birthday, &path, &mut person.problems)?;
+    if let Some(birthday) = people::primary_first(&root, "birthdays", is_primary)?
+        .into_iter()
+        .next()
+    {
+        person.birthday = birthday_of(&birthday, &birthday.path, &mut person.problems)?;
     }
     Ok(SourceEvent {
         event_id: Some(event_id),
-        subjects: vec![Subject::Person(person)],
+        subjects: vec![Subject::Person(Box::new(person))],
     })
 }
 
@@ -128,26 +127,14 @@ fn birthday_of(
     }
 }
 
-/// The entries of a field, those marked `metadata.primary` first (the first
-/// of several primaries stays first), each with its path.
-fn primary_first<'a>(root: &Obj<'a>, name: &str) -> Result<Vec<(String, Obj<'a>)>, PayloadError> {
-    let mut entries = root
-        .array(name)?
-        .into_iter()
-        .map(|(path, value)| element_object(path, value))
-        .collect::<Result<Vec<_>, _>>()?;
-    let primary = |entry: &Obj<'_>| {
-        entry
-            .get("metadata")
-            .and_then(|m| m.get("primary"))
-            .and_then(Value::as_bool)
-            == Some(true)
-    };
-    entries.sort_by_key(|entry| !primary(entry));
-    Ok(entries
-        .into_iter()
-        .map(|entry| (entry.path.clone(), entry))
-        .collect())
+/// Google marks primary entries in their `metadata`; with several marked,
+/// the first stays first.
+fn is_primary(entry: &Obj<'_>) -> bool {
+    entry
+        .get("metadata")
+        .and_then(|m| m.get("primary"))
+        .and_then(Value::as_bool)
+        == Some(true)
 }
 
 #[cfg(test)]
@@ -165,7 +152,7 @@ mod tests {
         };
         let event = parse(text.as_bytes(), context)?;
         match event.subjects.as_slice() {
-            [Subject::Person(person)] => Ok((event.event_id, person.clone())),
+            [Subject::Person(person)] => Ok((event.event_id, (**person).clone())),
             other => panic!("one person expected, got {other:?}"),
         }
     }

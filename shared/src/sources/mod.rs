@@ -6,6 +6,7 @@ pub mod followupboss;
 mod generic;
 mod google;
 mod json;
+mod people;
 
 use std::collections::BTreeMap;
 
@@ -27,7 +28,7 @@ pub struct SourceEvent {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Subject {
     /// The payload carries the person.
-    Person(Person),
+    Person(Box<Person>),
     /// The payload only names the person: fetch it from the source app
     /// (Follow Up Boss), then read it with `followupboss::person`.
     Fetch { source_id: String },
