@@ -4,7 +4,11 @@
 //! the event turns it `completed` (with its answer) or `failed` (with what a
 //! replay needs). Items expire through the table's TTL.
 
-use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
 
 use super::{Item, Ledger, StoreError, get_n, get_s, n, s, unavailable};
 use crate::outcome::EventAnswer;
@@ -97,24 +101,34 @@ impl Ledger {
             .expression_attribute_values(":payload", s(payload))
             .expression_attribute_values(":expires", n(self.expires_at(now_ms)))
             .expression_attribute_values(":one", n(1))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
-        match claimed {
-            Ok(_) => Ok(Claim::Claimed),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                match self.event(workflow_id, event_id).await? {
-                    Some(EventRecord {
-                        answer: Some(answer),
-                        status: EventStatus::Completed,
-                        ..
-                    }) => Ok(Claim::Completed(answer)),
-                    _ => Ok(Claim::InProgress),
+        let refused = match claimed {
+            Ok(_) => return Ok(Claim::Claimed),
+            Err(SdkError::ServiceError(e)) => match e.into_err() {
+                UpdateItemError::ConditionalCheckFailedException(refused) => refused,
+                other => {
+                    return Err(StoreError::Unavailable(
+                        other.meta().code().unwrap_or("error").to_string(),
+                    ));
                 }
-            }
-            Err(e) => Err(unavailable(e)),
+            },
+            Err(e) => return Err(unavailable(e)),
+        };
+        // The refusal carries the item as it is (one round trip for a
+        // duplicate); read it only if it does not.
+        let existing = match refused.item() {
+            Some(item) => Some(record(item)?),
+            None => self.event(workflow_id, event_id).await?,
+        };
+        match existing {
+            Some(EventRecord {
+                answer: Some(answer),
+                status: EventStatus::Completed,
+                ..
+            }) => Ok(Claim::Completed(answer)),
+            _ => Ok(Claim::InProgress),
         }
     }
 
