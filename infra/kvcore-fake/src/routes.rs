@@ -1,60 +1,73 @@
-//! The fake's HTTP surface: the kvCORE API under `/v2/public`, and admin
-//! routes under `/_admin` for out-of-process control (make dev, benchmarks).
-
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+//! The kvCORE API under `/v2/public`: every request is recorded, then meets
+//! the faults, then authentication, then its route. Admin routes are in
+//! `admin`.
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State as Extract};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
 use serde_json::{Map, Value, json};
 
+use crate::search::Criteria;
 use crate::store::WriteError;
-use crate::{Fault, RecordedRequest, State, lock};
-
-type Shared = Arc<Mutex<State>>;
+use crate::{Fault, RecordedRequest, Shared, State, admin, lock};
 
 const PREFIX: &str = "/v2/public";
+const DEFAULT_LIMIT: usize = 20;
+const MAX_LIMIT: usize = 500;
 
 pub fn router(state: Shared) -> Router {
-    Router::new()
-        .route("/_admin/contacts", get(admin_contacts).post(admin_insert))
-        .route(
-            "/_admin/requests",
-            get(admin_requests).delete(admin_clear_requests),
-        )
-        .route(
-            "/_admin/faults",
-            post(admin_fault).delete(admin_clear_faults),
-        )
-        .route("/_admin/reset", post(admin_reset))
-        .route("/_admin/config", put(admin_config))
-        .route("/_admin/health", get(|| async { "ok" }))
+    admin::routes()
         .fallback(api)
         .with_state(state)
         .layer(axum::middleware::from_fn(log_request))
 }
 
 async fn log_request(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    // The path only: the query may hold an email address.
+    // The path only: a query may hold an email address.
     let (method, path) = (request.method().clone(), request.uri().path().to_string());
     let response = next.run(request).await;
     tracing::info!(%method, %path, status = response.status().as_u16(), "kvcore-fake");
     response
 }
 
-fn answer(status: StatusCode, body: Value) -> Response {
+pub fn answer(status: StatusCode, body: Value) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
-fn errors(status: StatusCode, message: &str) -> Response {
+/// kvCORE's error shape: `{"errors": [message]}`.
+pub fn errors(status: StatusCode, message: &str) -> Response {
     answer(status, json!({"errors": [message]}))
 }
 
-/// Every kvCORE API request: recorded, then faults, auth, and the route.
+/// What an API request asks for.
+enum Route {
+    List,
+    Get(u64),
+    Create,
+    Update(u64),
+    /// `/contact/{not a number}`
+    NoSuchContact,
+    Unknown,
+}
+
+fn route(method: &Method, path: &str) -> Route {
+    let Some(path) = path.strip_prefix(PREFIX) else {
+        return Route::Unknown;
+    };
+    let id = path.strip_prefix("/contact/").map(str::parse::<u64>);
+    match (method, path, id) {
+        (&Method::GET, "/contacts", _) => Route::List,
+        (&Method::POST, "/contact", _) => Route::Create,
+        (&Method::GET, _, Some(Ok(id))) => Route::Get(id),
+        (&Method::PUT, _, Some(Ok(id))) => Route::Update(id),
+        (&Method::GET | &Method::PUT, _, Some(Err(_))) => Route::NoSuchContact,
+        _ => Route::Unknown,
+    }
+}
+
+/// Every request that is not an admin one.
 async fn api(
     Extract(state): Extract<Shared>,
     method: Method,
@@ -63,18 +76,22 @@ async fn api(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if uri.path().starts_with("/_admin") {
+        return errors(StatusCode::NOT_FOUND, "Not found.");
+    }
     let query: Vec<(String, String)> =
         form_urlencoded::parse(raw_query.unwrap_or_default().as_bytes())
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .into_owned()
             .collect();
-    let parsed_body = (!body.is_empty()).then(|| serde_json::from_slice::<Value>(&body).ok());
+    let json_body: Option<Result<Value, _>> =
+        (!body.is_empty()).then(|| serde_json::from_slice::<Value>(&body));
     let fault = {
         let mut state = lock(&state);
         state.requests.push(RecordedRequest {
             method: method.to_string(),
             path: uri.path().to_string(),
             query: query.clone(),
-            body: parsed_body.clone().flatten(),
+            body: json_body.as_ref().and_then(|b| b.as_ref().ok()).cloned(),
         });
         state.next_fault()
     };
@@ -85,9 +102,9 @@ async fn api(
         }
         Some(Fault::RateLimited { retry_after_secs }) => {
             let mut response = errors(StatusCode::TOO_MANY_REQUESTS, "Too Many Attempts.");
-            if let Ok(value) = retry_after_secs.to_string().parse() {
-                response.headers_mut().insert("retry-after", value);
-            }
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, retry_after_secs.into());
             return response;
         }
         Some(Fault::Delay(delay)) => tokio::time::sleep(delay).await,
@@ -95,40 +112,43 @@ async fn api(
     }
 
     let mut state = lock(&state);
-    let token = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    if !token.is_some_and(|t| state.config.tokens.iter().any(|ok| ok == t)) {
+    if !authenticated(&state, &headers) {
         return errors(StatusCode::UNAUTHORIZED, "Unauthenticated.");
     }
-    let Some(path) = uri.path().strip_prefix(PREFIX) else {
-        return errors(StatusCode::NOT_FOUND, "Not found.");
-    };
-    let fields = match parsed_body {
-        None => Map::new(),
-        Some(Some(Value::Object(map))) => map,
-        Some(_) => return errors(StatusCode::BAD_REQUEST, "Invalid JSON."),
-    };
-    let id = path.strip_prefix("/contact/").map(|id| id.parse::<u64>());
-
-    match (method, path, id) {
-        (Method::GET, "/contacts", _) => list(&state, &query, &uri),
-        (Method::POST, "/contact", _) => {
-            let reject = state.config.reject_duplicate_emails;
-            write(state.contacts.create(fields, reject), StatusCode::CREATED)
+    let route = route(&method, uri.path());
+    let fields = match (&route, json_body) {
+        (Route::Create | Route::Update(_), Some(Ok(Value::Object(fields)))) => fields,
+        (Route::Create | Route::Update(_), Some(_)) => {
+            return errors(StatusCode::BAD_REQUEST, "Invalid JSON.");
         }
-        (Method::GET, _, Some(Ok(id))) => match state.contacts.get(id) {
+        _ => Map::new(),
+    };
+    let lag = state.config.search_lag;
+    match route {
+        Route::List => list(&state, &query, &headers, uri.path()),
+        Route::Get(id) => match state.contacts.get(id) {
             Some(contact) => answer(StatusCode::OK, contact),
             None => errors(StatusCode::NOT_FOUND, "Contact not found."),
         },
-        (Method::PUT, _, Some(Ok(id))) => write(state.contacts.update(id, fields), StatusCode::OK),
-        (_, _, Some(Err(_))) => errors(StatusCode::NOT_FOUND, "Contact not found."),
-        _ => errors(StatusCode::NOT_FOUND, "Not found."),
+        Route::Create => {
+            let reject = state.config.reject_duplicate_emails;
+            written(state.contacts.create(fields, reject), StatusCode::CREATED)
+        }
+        Route::Update(id) => written(state.contacts.update(id, fields, lag), StatusCode::OK),
+        Route::NoSuchContact => errors(StatusCode::NOT_FOUND, "Contact not found."),
+        Route::Unknown => errors(StatusCode::NOT_FOUND, "Not found."),
     }
 }
 
-fn write(result: Result<Value, WriteError>, ok: StatusCode) -> Response {
+fn authenticated(state: &State, headers: &HeaderMap) -> bool {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|token| state.config.tokens.iter().any(|ok| ok == token))
+}
+
+fn written(result: Result<Value, WriteError>, ok: StatusCode) -> Response {
     match result {
         Ok(contact) => answer(ok, contact),
         Err(WriteError::Invalid(body)) => answer(StatusCode::UNPROCESSABLE_ENTITY, body),
@@ -140,14 +160,9 @@ fn write(result: Result<Value, WriteError>, ok: StatusCode) -> Response {
     }
 }
 
-/// A Laravel page of what the (lagging) index finds.
-fn list(state: &State, query: &[(String, String)], uri: &Uri) -> Response {
-    let param = |name: &str| {
-        query
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
+/// `GET /contacts`: a Laravel page of what the lagging index finds.
+fn list(state: &State, query: &[(String, String)], headers: &HeaderMap, path: &str) -> Response {
+    let param = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim());
     let page: usize = param("page")
         .and_then(|p| p.parse().ok())
         .filter(|p| *p >= 1)
@@ -155,121 +170,148 @@ fn list(state: &State, query: &[(String, String)], uri: &Uri) -> Response {
     let limit: usize = param("limit")
         .and_then(|l| l.parse().ok())
         .filter(|l| *l >= 1)
-        .unwrap_or(20);
-    if limit > 500 {
+        .unwrap_or(DEFAULT_LIMIT);
+    if limit > MAX_LIMIT {
         return answer(
             StatusCode::UNPROCESSABLE_ENTITY,
             json!({"errors": {"limit": ["The limit may not be greater than 500."]}}),
         );
     }
-    let found = state.contacts.list(query, state.config.search_lag);
+    let found = state
+        .contacts
+        .list(&Criteria::from_query(query), state.config.search_lag);
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    let links = PageLinks {
+        path: format!("http://{host}{path}"),
+        query,
+    };
+    answer(StatusCode::OK, laravel_page(found, page, limit, &links))
+}
+
+/// Where page links point: this path with the same query, another page.
+struct PageLinks<'a> {
+    path: String,
+    query: &'a [(String, String)],
+}
+
+impl PageLinks<'_> {
+    fn to(&self, page: usize) -> String {
+        let mut url = form_urlencoded::Serializer::new(String::new());
+        for (key, value) in self.query.iter().filter(|(k, _)| k != "page") {
+            url.append_pair(key, value);
+        }
+        url.append_pair("page", &page.to_string());
+        format!("{}?{}", self.path, url.finish())
+    }
+}
+
+/// Page `page` (1-based) of `found`, `limit` a page, the way Laravel's
+/// paginator answers it (`from`/`to` null on an empty page).
+fn laravel_page(found: Vec<Value>, page: usize, limit: usize, links: &PageLinks) -> Value {
     let total = found.len();
     let last_page = total.div_ceil(limit).max(1);
-    let data: Vec<Value> = found
-        .into_iter()
-        .skip((page - 1) * limit)
-        .take(limit)
-        .collect();
-    let path = format!("http://fake{}", uri.path());
-    let page_url = |p: usize| format!("{path}?page={p}");
-    let from = (!data.is_empty()).then(|| (page - 1) * limit + 1);
-    answer(
-        StatusCode::OK,
-        json!({
-            "current_page": page,
-            "data": data,
-            "first_page_url": page_url(1),
-            "from": from,
-            "last_page": last_page,
-            "last_page_url": page_url(last_page),
-            "next_page_url": (page < last_page).then(|| page_url(page + 1)),
-            "path": path,
-            "per_page": limit,
-            "prev_page_url": (page > 1).then(|| page_url(page - 1)),
-            "to": from.map(|f| f + data.len() - 1),
-            "total": total,
-        }),
-    )
+    let skip = (page - 1).saturating_mul(limit);
+    let data: Vec<Value> = found.into_iter().skip(skip).take(limit).collect();
+    let from = (!data.is_empty()).then(|| skip + 1);
+    let to = from.map(|from| from + data.len() - 1);
+    json!({
+        "current_page": page,
+        "data": data,
+        "first_page_url": links.to(1),
+        "from": from,
+        "last_page": last_page,
+        "last_page_url": links.to(last_page),
+        "next_page_url": (page < last_page).then(|| links.to(page + 1)),
+        "path": links.path,
+        "per_page": limit,
+        "prev_page_url": (page > 1).then(|| links.to(page - 1)),
+        "to": to,
+        "total": total,
+    })
 }
 
-async fn admin_contacts(Extract(state): Extract<Shared>) -> Response {
-    answer(StatusCode::OK, Value::Array(lock(&state).contacts.all()))
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-async fn admin_insert(Extract(state): Extract<Shared>, body: Bytes) -> Response {
-    match serde_json::from_slice::<Value>(&body) {
-        Ok(Value::Object(fields)) => {
-            let id = lock(&state).contacts.insert_indexed(fields);
-            answer(StatusCode::CREATED, json!({"id": id}))
-        }
-        _ => errors(StatusCode::BAD_REQUEST, "Invalid JSON."),
+    fn page(total: u64, page: usize, limit: usize) -> Value {
+        let found = (1..=total).map(|id| json!({"id": id})).collect();
+        let query = [("filter[email]".to_string(), "a@ex.com".to_string())];
+        let links = PageLinks {
+            path: "http://h/v2/public/contacts".into(),
+            query: &query,
+        };
+        laravel_page(found, page, limit, &links)
     }
-}
 
-async fn admin_requests(Extract(state): Extract<Shared>) -> Response {
-    let requests: Vec<Value> = lock(&state)
-        .requests
-        .iter()
-        .map(|r| json!({"method": r.method, "path": r.path, "query": r.query, "body": r.body}))
-        .collect();
-    answer(StatusCode::OK, Value::Array(requests))
-}
+    #[test]
+    fn pages_follow_laravel() {
+        let middle = page(45, 2, 20);
+        assert_eq!(middle["data"][0]["id"], 21);
+        assert_eq!(
+            (middle["from"].clone(), middle["to"].clone()),
+            (json!(21), json!(40))
+        );
+        assert_eq!(
+            (middle["last_page"].clone(), middle["total"].clone()),
+            (json!(3), json!(45))
+        );
+        assert_eq!(
+            middle["next_page_url"],
+            "http://h/v2/public/contacts?filter%5Bemail%5D=a%40ex.com&page=3"
+        );
+        assert_eq!(
+            middle["prev_page_url"],
+            "http://h/v2/public/contacts?filter%5Bemail%5D=a%40ex.com&page=1"
+        );
 
-async fn admin_clear_requests(Extract(state): Extract<Shared>) -> StatusCode {
-    lock(&state).requests.clear();
-    StatusCode::NO_CONTENT
-}
+        let last = page(45, 3, 20);
+        assert_eq!(last["data"].as_array().map(Vec::len), Some(5));
+        assert_eq!(last["next_page_url"], Value::Null);
 
-/// `{"status": 500}`, `{"status": 429, "retry_after_secs": 1}` or
-/// `{"delay_ms": 3000}`, with `"persistent": true` for every request.
-async fn admin_fault(Extract(state): Extract<Shared>, body: Bytes) -> Response {
-    let Ok(spec) = serde_json::from_slice::<Value>(&body) else {
-        return errors(StatusCode::BAD_REQUEST, "Invalid JSON.");
-    };
-    let fault = match (spec["status"].as_u64(), spec["delay_ms"].as_u64()) {
-        (Some(429), _) => Fault::RateLimited {
-            retry_after_secs: spec["retry_after_secs"].as_u64().unwrap_or(1),
-        },
-        (Some(status), _) => Fault::Status(u16::try_from(status).unwrap_or(500)),
-        (None, Some(ms)) => Fault::Delay(Duration::from_millis(ms)),
-        (None, None) => return errors(StatusCode::BAD_REQUEST, "Give status or delay_ms."),
-    };
-    let mut state = lock(&state);
-    if spec["persistent"].as_bool() == Some(true) {
-        state.persistent_fault = Some(fault);
-    } else {
-        state.faults.push_back(fault);
+        let empty = page(0, 1, 20);
+        assert_eq!(empty["last_page"], 1);
+        assert_eq!(
+            (empty["from"].clone(), empty["to"].clone()),
+            (Value::Null, Value::Null)
+        );
+        assert_eq!(page(3, 9, 20)["data"], json!([]));
     }
-    StatusCode::NO_CONTENT.into_response()
-}
 
-async fn admin_clear_faults(Extract(state): Extract<Shared>) -> StatusCode {
-    let mut state = lock(&state);
-    state.faults.clear();
-    state.persistent_fault = None;
-    StatusCode::NO_CONTENT
-}
-
-async fn admin_reset(Extract(state): Extract<Shared>) -> StatusCode {
-    let mut state = lock(&state);
-    state.contacts.clear();
-    state.requests.clear();
-    state.faults.clear();
-    state.persistent_fault = None;
-    StatusCode::NO_CONTENT
-}
-
-/// `{"search_lag_ms": n, "reject_duplicate_emails": bool}`
-async fn admin_config(Extract(state): Extract<Shared>, body: Bytes) -> Response {
-    let Ok(spec) = serde_json::from_slice::<Value>(&body) else {
-        return errors(StatusCode::BAD_REQUEST, "Invalid JSON.");
-    };
-    let mut state = lock(&state);
-    if let Some(ms) = spec["search_lag_ms"].as_u64() {
-        state.config.search_lag = Duration::from_millis(ms);
+    #[test]
+    fn routes_are_read_from_method_and_path() {
+        let at = |method: Method, path: &str| route(&method, path);
+        assert!(matches!(
+            at(Method::GET, "/v2/public/contacts"),
+            Route::List
+        ));
+        assert!(matches!(
+            at(Method::GET, "/v2/public/contact/7"),
+            Route::Get(7)
+        ));
+        assert!(matches!(
+            at(Method::POST, "/v2/public/contact"),
+            Route::Create
+        ));
+        assert!(matches!(
+            at(Method::PUT, "/v2/public/contact/7"),
+            Route::Update(7)
+        ));
+        assert!(matches!(
+            at(Method::GET, "/v2/public/contact/x"),
+            Route::NoSuchContact
+        ));
+        assert!(matches!(
+            at(Method::DELETE, "/v2/public/contact/7"),
+            Route::Unknown
+        ));
+        assert!(matches!(
+            at(Method::POST, "/v2/public/contacts"),
+            Route::Unknown
+        ));
+        assert!(matches!(at(Method::GET, "/contacts"), Route::Unknown));
     }
-    if let Some(on) = spec["reject_duplicate_emails"].as_bool() {
-        state.config.reject_duplicate_emails = on;
-    }
-    StatusCode::NO_CONTENT.into_response()
 }

@@ -1,13 +1,15 @@
-//! The fake's contacts and the way kvCORE finds them: exact-or-prefix
-//! filters, a loose free-text search that also reaches Profile Details, and
-//! a search index that lags behind writes. Pure data; no HTTP here.
+//! The contacts kvCORE holds, the rules its writes follow, and its lagging
+//! search index: every contact keeps the versions a search may still show.
+//! Pure data; no HTTP here.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
 
-/// Every field a kvCORE contact answers with (null when empty).
+use crate::search::Criteria;
+
+/// Every field a kvCORE contact answers with, besides `id` (null when empty).
 pub const CONTACT_FIELDS: [&str; 18] = [
     "first_name",
     "last_name",
@@ -29,24 +31,78 @@ pub const CONTACT_FIELDS: [&str; 18] = [
     "updated_at",
 ];
 
-const PHONE_FIELDS: [&str; 4] = ["cell_phone_1", "home_phone", "work_phone", "cell_phone_2"];
+/// A create needs at least one of these.
+const IDENTIFYING: [&str; 6] = [
+    "first_name",
+    "last_name",
+    "email",
+    "cell_phone_1",
+    "home_phone",
+    "work_phone",
+];
 
-/// One contact's versions, oldest first, each with when it was written; the
-/// search index sees the newest version older than the lag.
-struct Versions(Vec<(Instant, Map<String, Value>)>);
-
-pub struct Contacts {
-    by_id: BTreeMap<u64, Versions>,
-    next_id: u64,
-    first_id: u64,
-}
+/// Fields the fake owns: a write never sets them.
+const SERVER_OWNED: [&str; 3] = ["id", "created_at", "updated_at"];
 
 /// Why a write was refused, as kvCORE says it.
 #[derive(Debug, PartialEq)]
 pub enum WriteError {
+    /// 422 with this body.
     Invalid(Value),
+    /// 409: another contact has this email.
     Duplicate,
+    /// 404.
     NotFound,
+}
+
+/// One state of a contact and when it was written through the API
+/// (`None`: seeded, and so indexed from the start).
+struct Version {
+    written: Option<Instant>,
+    contact: Map<String, Value>,
+}
+
+/// A contact's versions, oldest first, never empty. The last one is what
+/// `GET /contact/{id}` answers; searches answer the newest one that is at
+/// least `lag` old.
+struct History(Vec<Version>);
+
+impl History {
+    fn current(&self) -> &Map<String, Value> {
+        &self.0[self.0.len() - 1].contact
+    }
+
+    fn indexed(&self, lag: Duration, now: Instant) -> Option<&Map<String, Value>> {
+        self.0
+            .iter()
+            .rev()
+            .find(|v| v.written.is_none_or(|at| now.duration_since(at) >= lag))
+            .map(|v| &v.contact)
+    }
+
+    /// Adds a version written now, and forgets those the index is already
+    /// past, so the history stays small.
+    fn push(&mut self, contact: Map<String, Value>, lag: Duration) {
+        let now = Instant::now();
+        self.0.push(Version {
+            written: Some(now),
+            contact,
+        });
+        let newest_indexed = self
+            .0
+            .iter()
+            .rposition(|v| v.written.is_none_or(|at| now.duration_since(at) >= lag));
+        if let Some(index) = newest_indexed {
+            self.0.drain(..index);
+        }
+    }
+}
+
+/// All contacts, by id.
+pub struct Contacts {
+    by_id: BTreeMap<u64, History>,
+    next_id: u64,
+    first_id: u64,
 }
 
 impl Contacts {
@@ -58,114 +114,115 @@ impl Contacts {
         }
     }
 
+    /// Forgets every contact; ids start over.
     pub fn clear(&mut self) {
         self.by_id.clear();
         self.next_id = self.first_id;
     }
 
+    /// The current version (no lag).
     pub fn get(&self, id: u64) -> Option<Value> {
         self.by_id
             .get(&id)
-            .map(|v| Value::Object(current(v).clone()))
+            .map(|h| Value::Object(h.current().clone()))
     }
 
+    /// Every current version, by id.
     pub fn all(&self) -> Vec<Value> {
         self.by_id
             .values()
-            .map(|v| Value::Object(current(v).clone()))
+            .map(|h| Value::Object(h.current().clone()))
             .collect()
     }
 
-    /// Seeds a contact that the search index already shows.
+    /// Seeds a contact the search index already shows.
     pub fn insert_indexed(&mut self, fields: Map<String, Value>) -> u64 {
-        let long_ago = Instant::now()
-            .checked_sub(Duration::from_secs(86_400))
-            .unwrap_or_else(Instant::now);
-        self.insert_at(fields, long_ago)
+        self.insert(fields, None)
     }
 
-    /// Adds a contact written just now (the search index lags behind it).
+    /// Adds a contact written just now, which the index shows only after
+    /// the lag.
     pub fn insert_now(&mut self, fields: Map<String, Value>) -> u64 {
-        self.insert_at(fields, Instant::now())
+        self.insert(fields, Some(Instant::now()))
     }
 
     /// `POST /contact`.
     pub fn create(
         &mut self,
         fields: Map<String, Value>,
-        reject_duplicates: bool,
+        reject_duplicate_emails: bool,
     ) -> Result<Value, WriteError> {
-        validate(&fields, true)?;
-        if reject_duplicates {
-            if let Some(email) = fields.get("email").and_then(Value::as_str).map(normalized) {
-                let taken = self.by_id.values().any(|v| {
-                    current(v)
-                        .get("email")
-                        .and_then(Value::as_str)
-                        .map(normalized)
-                        == Some(email.clone())
-                });
-                if taken {
-                    return Err(WriteError::Duplicate);
-                }
-            }
+        validate_email(&fields)?;
+        if !IDENTIFYING.iter().any(|f| given(fields.get(*f))) {
+            return Err(WriteError::Invalid(json!({"errors": {"first_name": [
+                "The first name field is required when none of last name / email / \
+                 cell phone 1 / home phone / work phone are present."
+            ]}})));
         }
-        let id = self.insert_at(fields, Instant::now());
-        Ok(self.get(id).unwrap_or(Value::Null))
+        if reject_duplicate_emails && self.email_taken(fields.get("email")) {
+            return Err(WriteError::Duplicate);
+        }
+        let id = self.insert_now(fields);
+        self.get(id).ok_or(WriteError::NotFound)
     }
 
-    /// `PUT /contact/{id}`: given fields overwrite; `hashtags` are ignored
-    /// and `assigned_agent_id` only lands on an unassigned contact.
-    pub fn update(&mut self, id: u64, fields: Map<String, Value>) -> Result<Value, WriteError> {
-        validate(&fields, false)?;
-        let versions = self.by_id.get_mut(&id).ok_or(WriteError::NotFound)?;
-        let mut next = current(versions).clone();
-        let unassigned = matches!(next.get("assigned_agent_id"), None | Some(Value::Null))
-            || next.get("assigned_agent_id").and_then(Value::as_u64) == Some(0);
+    /// `PUT /contact/{id}`: given fields overwrite, except that `hashtags`
+    /// are ignored and `assigned_agent_id` only lands on an unassigned
+    /// contact (both kvCORE quirks).
+    pub fn update(
+        &mut self,
+        id: u64,
+        fields: Map<String, Value>,
+        lag: Duration,
+    ) -> Result<Value, WriteError> {
+        let history = self.by_id.get_mut(&id).ok_or(WriteError::NotFound)?;
+        validate_email(&fields)?;
+        let mut next = history.current().clone();
+        let unassigned = match next.get("assigned_agent_id") {
+            None | Some(Value::Null) => true,
+            Some(agent) => agent.as_f64() == Some(0.0),
+        };
         for (name, value) in fields {
-            match name.as_str() {
-                "id" | "hashtags" | "created_at" | "updated_at" => {}
-                "assigned_agent_id" if !unassigned => {}
-                _ => {
-                    next.insert(name, value);
-                }
+            let ignored = SERVER_OWNED.contains(&name.as_str())
+                || name == "hashtags"
+                || (name == "assigned_agent_id" && !unassigned);
+            if !ignored {
+                next.insert(name, value);
             }
         }
         next.insert("updated_at".into(), json!(now_rfc3339()));
-        versions.0.push((Instant::now(), next));
-        Ok(self.get(id).unwrap_or(Value::Null))
+        history.push(next, lag);
+        Ok(Value::Object(history.current().clone()))
     }
 
-    /// The contacts a list query finds, by id, as the lagging index shows them.
-    pub fn list(&self, query: &[(String, String)], lag: Duration) -> Vec<Value> {
-        let horizon = Instant::now().checked_sub(lag);
-        let search = query
-            .iter()
-            .find(|(k, _)| k == "search")
-            .map(|(_, v)| v.as_str());
-        let filters: Vec<(&str, &str)> = query
-            .iter()
-            .filter_map(|(k, v)| {
-                let field = k.strip_prefix("filter[")?.strip_suffix(']')?;
-                CONTACT_FIELDS
-                    .contains(&field)
-                    .then_some((field, v.as_str()))
-            })
-            .collect();
+    /// The contacts a list query finds, by id, as the lagging index shows
+    /// them.
+    pub fn list(&self, criteria: &Criteria, lag: Duration) -> Vec<Value> {
+        let now = Instant::now();
         self.by_id
             .values()
-            .filter_map(|versions| indexed(versions, horizon))
-            .filter(|c| {
-                filters
-                    .iter()
-                    .all(|(field, wanted)| filter_matches(c, field, wanted))
-            })
-            .filter(|c| search.is_none_or(|q| search_matches(c, q)))
+            .filter_map(|h| h.indexed(lag, now))
+            .filter(|c| criteria.matches(c))
             .map(|c| Value::Object(c.clone()))
             .collect()
     }
 
-    fn insert_at(&mut self, fields: Map<String, Value>, at: Instant) -> u64 {
+    /// Whether another contact's main email is `email` (trimmed, any case).
+    fn email_taken(&self, email: Option<&Value>) -> bool {
+        let Some(email) = email.and_then(Value::as_str).map(normalized_email) else {
+            return false;
+        };
+        !email.is_empty()
+            && self.by_id.values().any(|h| {
+                h.current()
+                    .get("email")
+                    .and_then(Value::as_str)
+                    .map(normalized_email)
+                    == Some(email.clone())
+            })
+    }
+
+    fn insert(&mut self, fields: Map<String, Value>, written: Option<Instant>) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
         let mut contact: Map<String, Value> = CONTACT_FIELDS
@@ -175,110 +232,53 @@ impl Contacts {
         contact.insert("hashtags".into(), json!([]));
         contact.insert("status".into(), json!(0));
         for (name, value) in fields {
-            if name != "id" {
+            if !SERVER_OWNED.contains(&name.as_str()) {
                 contact.insert(name, value);
+            }
+        }
+        // kvCORE never answers a null tag list or status.
+        for (name, empty) in [("hashtags", json!([])), ("status", json!(0))] {
+            if contact.get(name).is_none_or(Value::is_null) {
+                contact.insert(name.into(), empty);
             }
         }
         contact.insert("id".into(), json!(id));
         let now = now_rfc3339();
         contact.insert("created_at".into(), json!(now));
         contact.insert("updated_at".into(), json!(now));
-        self.by_id.insert(id, Versions(vec![(at, contact)]));
+        self.by_id
+            .insert(id, History(vec![Version { written, contact }]));
         id
     }
 }
 
-fn current(versions: &Versions) -> &Map<String, Value> {
-    &versions.0[versions.0.len() - 1].1
-}
-
-/// The version the search index shows: the newest written before `horizon`
-/// (`None`: no lag, the newest).
-fn indexed(versions: &Versions, horizon: Option<Instant>) -> Option<&Map<String, Value>> {
-    match horizon {
-        None => Some(current(versions)),
-        Some(horizon) => versions
-            .0
-            .iter()
-            .rev()
-            .find(|(at, _)| *at <= horizon)
-            .map(|(_, c)| c),
+/// Given: neither null nor blank text.
+fn given(value: Option<&Value>) -> bool {
+    match value {
+        None | Some(Value::Null) => false,
+        Some(Value::String(s)) => !s.trim().is_empty(),
+        Some(_) => true,
     }
 }
 
-fn normalized(s: &str) -> String {
-    s.trim().to_lowercase()
-}
-
-/// kvCORE string filters match exactly or by prefix, ignoring case.
-fn filter_matches(contact: &Map<String, Value>, field: &str, wanted: &str) -> bool {
-    match contact.get(field) {
-        Some(Value::String(s)) => normalized(s).starts_with(&normalized(wanted)),
-        Some(Value::Number(n)) => n.to_string() == wanted.trim(),
-        _ => false,
-    }
-}
-
-/// Substring of names, emails (Profile Details too) or phone digits.
-fn search_matches(contact: &Map<String, Value>, query: &str) -> bool {
-    let text = |field: &str| {
-        contact
-            .get(field)
+/// An email, when given, must at least have an `@`.
+fn validate_email(fields: &Map<String, Value>) -> Result<(), WriteError> {
+    let email = fields.get("email");
+    let valid = !given(email)
+        || email
             .and_then(Value::as_str)
-            .map(normalized)
-            .unwrap_or_default()
-    };
-    let q = normalized(query);
-    if q.is_empty() {
-        return true;
+            .is_some_and(|e| e.contains('@'));
+    if valid {
+        Ok(())
+    } else {
+        Err(WriteError::Invalid(
+            json!({"errors": {"email": ["The email must be a valid email address."]}}),
+        ))
     }
-    let full_name = format!("{} {}", text("first_name"), text("last_name"));
-    let in_text = [
-        text("first_name"),
-        text("last_name"),
-        full_name,
-        text("email"),
-        text("second_email"),
-    ]
-    .iter()
-    .any(|t| t.contains(&q));
-    let q_digits: String = q.chars().filter(char::is_ascii_digit).collect();
-    let in_phones = q_digits.len() >= 3
-        && PHONE_FIELDS.iter().any(|f| {
-            let digits: String = text(f).chars().filter(char::is_ascii_digit).collect();
-            digits.contains(&q_digits)
-        });
-    in_text || in_phones
 }
 
-fn validate(fields: &Map<String, Value>, creating: bool) -> Result<(), WriteError> {
-    if let Some(email) = fields.get("email").and_then(Value::as_str) {
-        if !email.contains('@') {
-            return Err(WriteError::Invalid(
-                json!({"errors": {"email": ["The email must be a valid email address."]}}),
-            ));
-        }
-    }
-    let identifying = [
-        "first_name",
-        "last_name",
-        "email",
-        "cell_phone_1",
-        "home_phone",
-        "work_phone",
-    ];
-    let has_any = identifying.iter().any(|f| {
-        fields
-            .get(*f)
-            .and_then(Value::as_str)
-            .is_some_and(|s| !s.trim().is_empty())
-    });
-    if creating && !has_any {
-        return Err(WriteError::Invalid(
-            json!({"errors": {"email": ["A name, email or phone is required."]}}),
-        ));
-    }
-    Ok(())
+fn normalized_email(email: &str) -> String {
+    email.trim().to_lowercase()
 }
 
 fn now_rfc3339() -> String {
@@ -291,120 +291,170 @@ fn now_rfc3339() -> String {
 mod tests {
     use super::*;
 
+    const NO_LAG: Duration = Duration::ZERO;
+    const LAG: Duration = Duration::from_secs(60);
+
     fn fields(value: Value) -> Map<String, Value> {
         value.as_object().cloned().unwrap()
     }
 
-    fn q(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+    fn everything() -> Criteria {
+        Criteria::from_query(&[])
     }
 
     fn ids(found: &[Value]) -> Vec<u64> {
-        found.iter().map(|c| c["id"].as_u64().unwrap()).collect()
+        found.iter().filter_map(|c| c["id"].as_u64()).collect()
     }
 
     #[test]
-    fn email_filter_is_exact_or_prefix() {
-        let mut contacts = Contacts::new(1);
-        contacts.insert_indexed(fields(json!({"email": "john@ex.com"})));
-        contacts.insert_indexed(fields(json!({"email": "John@Ex.com.au"})));
-        contacts.insert_indexed(fields(json!({"email": "jane@ex.com"})));
-        let found = contacts.list(&q(&[("filter[email]", "john@ex.com")]), Duration::ZERO);
-        assert_eq!(ids(&found), [1, 2]);
-        let unknown = contacts.list(&q(&[("filter[shoe_size]", "9")]), Duration::ZERO);
-        assert_eq!(unknown.len(), 3, "unknown filters are ignored");
+    fn a_contact_carries_every_field() {
+        let mut contacts = Contacts::new(1001);
+        let id =
+            contacts.insert_indexed(fields(json!({"email": "a@ex.com", "id": 5, "source": "x"})));
+        assert_eq!(id, 1001);
+        let contact = contacts.get(id).unwrap();
+        for field in CONTACT_FIELDS {
+            assert!(contact.get(field).is_some(), "{field}");
+        }
+        assert_eq!(contact["id"], 1001, "a given id is ignored");
+        assert_eq!(contact["hashtags"], json!([]));
+        assert_eq!(contact["status"], 0);
+        assert_eq!(contact["first_name"], Value::Null);
+        assert_eq!(contact["source"], "x", "other fields are kept");
+        assert_eq!(contacts.insert_indexed(Map::new()), 1002);
+        contacts.clear();
+        assert_eq!(contacts.insert_indexed(Map::new()), 1001, "ids start over");
     }
 
     #[test]
-    fn search_reaches_phone_digits_and_profile_details() {
+    fn the_index_hides_new_contacts_and_shows_old_versions() {
         let mut contacts = Contacts::new(1);
-        contacts.insert_indexed(fields(json!({"cell_phone_1": "(239) 555-0100"})));
-        contacts.insert_indexed(fields(json!({"cell_phone_2": "239.555.0100"})));
-        contacts.insert_indexed(fields(json!({"second_email": "ann@ex.com"})));
-        contacts.insert_indexed(fields(json!({"first_name": "Ann", "last_name": "Lee"})));
-        assert_eq!(
-            ids(&contacts.list(&q(&[("search", "2395550100")]), Duration::ZERO)),
-            [1, 2]
-        );
-        assert_eq!(
-            ids(&contacts.list(&q(&[("search", "ann")]), Duration::ZERO)),
-            [3, 4]
-        );
-        assert_eq!(
-            ids(&contacts.list(&q(&[("search", "ann lee")]), Duration::ZERO)),
-            [4]
-        );
-    }
-
-    #[test]
-    fn the_index_lags_behind_writes() {
-        let mut contacts = Contacts::new(1);
-        let id = contacts.insert_indexed(fields(json!({"first_name": "Old"})));
+        let seeded = contacts.insert_indexed(fields(json!({"first_name": "Old"})));
         contacts
             .create(fields(json!({"first_name": "New"})), true)
             .unwrap();
         contacts
-            .update(id, fields(json!({"first_name": "Renamed"})))
+            .update(seeded, fields(json!({"first_name": "Renamed"})), LAG)
             .unwrap();
-        let lag = Duration::from_secs(60);
-        let found = contacts.list(&[], lag);
-        assert_eq!(ids(&found), [1], "the new contact is not indexed yet");
+        contacts
+            .update(seeded, fields(json!({"first_name": "Renamed again"})), LAG)
+            .unwrap();
+
+        let found = contacts.list(&everything(), LAG);
+        assert_eq!(ids(&found), [1], "the created contact is not indexed yet");
         assert_eq!(
             found[0]["first_name"], "Old",
-            "the index shows the previous version"
+            "the index shows the old version"
         );
-        assert_eq!(contacts.get(id).unwrap()["first_name"], "Renamed");
-        assert_eq!(contacts.list(&[], Duration::ZERO).len(), 2);
+        assert_eq!(contacts.get(seeded).unwrap()["first_name"], "Renamed again");
+
+        let found = contacts.list(&everything(), NO_LAG);
+        assert_eq!(ids(&found), [1, 2]);
+        assert_eq!(found[0]["first_name"], "Renamed again");
     }
 
     #[test]
-    fn writes_follow_kvcore_rules() {
+    fn history_forgets_what_the_index_is_past() {
+        let mut contacts = Contacts::new(1);
+        let id = contacts.insert_indexed(fields(json!({"first_name": "A"})));
+        for name in ["B", "C", "D"] {
+            contacts
+                .update(id, fields(json!({"first_name": name})), NO_LAG)
+                .unwrap();
+        }
+        assert_eq!(contacts.by_id[&id].0.len(), 1);
+        for name in ["E", "F"] {
+            contacts
+                .update(id, fields(json!({"first_name": name})), LAG)
+                .unwrap();
+        }
+        let names: Vec<&Value> = contacts.by_id[&id]
+            .0
+            .iter()
+            .map(|v| &v.contact["first_name"])
+            .collect();
+        assert_eq!(names, ["D", "E", "F"], "D is what the index shows");
+    }
+
+    #[test]
+    fn create_validates_and_refuses_duplicate_emails() {
         let mut contacts = Contacts::new(1);
         let created = contacts
             .create(
-                fields(json!({"email": "a@ex.com", "hashtags": ["x"], "assigned_agent_id": null})),
+                fields(json!({"email": "a@ex.com", "hashtags": ["x"]})),
                 true,
             )
             .unwrap();
-        assert_eq!(created["hashtags"], json!(["x"]));
         assert_eq!(
-            contacts.create(fields(json!({"email": " A@EX.com"})), true),
+            created["hashtags"],
+            json!(["x"]),
+            "tags can be set on create"
+        );
+        assert_eq!(
+            contacts.create(fields(json!({"email": " A@EX.com "})), true),
             Err(WriteError::Duplicate)
+        );
+        assert!(
+            contacts
+                .create(fields(json!({"email": "a@ex.com.au"})), true)
+                .is_ok()
         );
         assert!(
             contacts
                 .create(fields(json!({"email": "A@EX.com"})), false)
                 .is_ok()
         );
-        assert!(matches!(
-            contacts.create(fields(json!({"email": "nope"})), true),
-            Err(WriteError::Invalid(_))
-        ));
-        assert!(matches!(
-            contacts.create(fields(json!({"status": 1})), true),
-            Err(WriteError::Invalid(_))
-        ));
-
-        let updated = contacts
-            .update(
-                1,
-                fields(
-                    json!({"hashtags": ["y"], "assigned_agent_id": 7, "primary_city": "Naples"}),
+        for invalid in [
+            json!({"email": "nope"}),
+            json!({"email": 5}),
+            json!({"status": 1}),
+            json!({"first_name": " "}),
+        ] {
+            assert!(
+                matches!(
+                    contacts.create(fields(invalid.clone()), true),
+                    Err(WriteError::Invalid(_))
                 ),
-            )
+                "{invalid}"
+            );
+        }
+        assert!(
+            contacts
+                .create(
+                    fields(json!({"email": "", "home_phone": "239 555 0100"})),
+                    true
+                )
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn update_ignores_tags_and_assigns_only_unassigned_contacts() {
+        let mut contacts = Contacts::new(1);
+        let id = contacts.insert_indexed(fields(
+            json!({"email": "a@ex.com", "hashtags": ["x"], "assigned_agent_id": 0}),
+        ));
+        let updated = contacts
+            .update(id, fields(json!({"hashtags": ["y"], "assigned_agent_id": 7, "primary_city": "Naples", "id": 9})), NO_LAG)
             .unwrap();
-        assert_eq!(updated["hashtags"], json!(["x"]), "hashtags only on create");
+        assert_eq!(updated["hashtags"], json!(["x"]), "tags only on create");
         assert_eq!(
             updated["assigned_agent_id"], 7,
-            "unassigned: the agent lands"
+            "unassigned (0): the agent lands"
         );
+        assert_eq!(updated["primary_city"], "Naples");
+        assert_eq!(updated["id"], 1);
         let again = contacts
-            .update(1, fields(json!({"assigned_agent_id": 8})))
+            .update(id, fields(json!({"assigned_agent_id": 8})), NO_LAG)
             .unwrap();
         assert_eq!(again["assigned_agent_id"], 7, "assigned: the agent stays");
-        assert_eq!(contacts.update(99, Map::new()), Err(WriteError::NotFound));
+        assert!(matches!(
+            contacts.update(id, fields(json!({"email": "nope"})), NO_LAG),
+            Err(WriteError::Invalid(_))
+        ));
+        assert_eq!(
+            contacts.update(99, Map::new(), NO_LAG),
+            Err(WriteError::NotFound)
+        );
     }
 }
