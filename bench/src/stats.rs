@@ -1,6 +1,11 @@
-//! Small statistics for the report.
+//! Small statistics and report shaping: percentiles, per-event request
+//! counts by operation, sizes in MiB, and figures read from /proc.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
+
+/// Requests by operation (`dynamodb:UpdateItem`, `search by email`, ...).
+pub type Counts = BTreeMap<String, u64>;
 
 /// The `p`th percentile (0..=100) by nearest rank; zero for no samples.
 pub fn percentile(samples: &[Duration], p: f64) -> Duration {
@@ -13,13 +18,67 @@ pub fn percentile(samples: &[Duration], p: f64) -> Duration {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
+/// The median of per-event counts (the upper one of an even number); zero for none.
+pub fn median(counts: &[u64]) -> u64 {
+    let mut sorted = counts.to_vec();
+    sorted.sort_unstable();
+    sorted.get(sorted.len() / 2).copied().unwrap_or_default()
+}
+
 pub fn ms(duration: Duration) -> f64 {
-    (duration.as_secs_f64() * 1000.0 * 100.0).round() / 100.0
+    round(duration.as_secs_f64() * 1000.0, 2)
+}
+
+pub fn mib(bytes: u64) -> f64 {
+    round(bytes as f64 / 1_048_576.0, 2)
+}
+
+pub fn round(value: f64, decimals: i32) -> f64 {
+    let scale = 10f64.powi(decimals);
+    (value * scale).round() / scale
+}
+
+/// What `after` counted beyond `before`.
+pub fn delta(before: &Counts, after: &Counts) -> Counts {
+    after
+        .iter()
+        .filter_map(|(op, &n)| {
+            let more = n.saturating_sub(before.get(op).copied().unwrap_or_default());
+            (more > 0).then(|| (op.clone(), more))
+        })
+        .collect()
+}
+
+pub fn add(total: &mut Counts, more: &Counts) {
+    for (op, n) in more {
+        *total.entry(op.clone()).or_default() += n;
+    }
+}
+
+/// Counts over `events` events as requests per event (3 decimals).
+pub fn per_event(total: &Counts, events: usize) -> BTreeMap<String, f64> {
+    total
+        .iter()
+        .map(|(op, &n)| (op.clone(), round(n as f64 / events.max(1) as f64, 3)))
+        .collect()
+}
+
+/// A `kB` field of /proc/<pid>/status (`VmHWM`, `RssAnon`, ...) in MiB.
+pub fn status_mib(status: &str, field: &str) -> Option<f64> {
+    let line = status
+        .lines()
+        .find(|l| l.split(':').next() == Some(field))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(round(kib / 1024.0, 2))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn counts(pairs: &[(&str, u64)]) -> Counts {
+        pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+    }
 
     #[test]
     fn nearest_rank_percentiles() {
@@ -35,7 +94,54 @@ mod tests {
     }
 
     #[test]
-    fn milliseconds_with_two_decimals() {
+    fn median_of_counts_ignores_a_rare_extra_request() {
+        assert_eq!(median(&[3, 4, 3, 3]), 3);
+        assert_eq!(median(&[1, 2, 2]), 2);
+        assert_eq!(median(&[]), 0);
+    }
+
+    #[test]
+    fn milliseconds_and_mebibytes_with_two_decimals() {
         assert_eq!(ms(Duration::from_micros(1234)), 1.23);
+        assert_eq!(mib(14_712_248), 14.03);
+        assert_eq!(round(2.0 / 3.0, 3), 0.667);
+    }
+
+    #[test]
+    fn delta_keeps_only_what_grew() {
+        let before = counts(&[("dynamodb:GetItem", 5), ("dynamodb:UpdateItem", 2)]);
+        let after = counts(&[
+            ("dynamodb:GetItem", 5),
+            ("dynamodb:UpdateItem", 4),
+            ("dynamodb:TransactWriteItems", 1),
+        ]);
+        assert_eq!(
+            delta(&before, &after),
+            counts(&[
+                ("dynamodb:TransactWriteItems", 1),
+                ("dynamodb:UpdateItem", 2)
+            ])
+        );
+    }
+
+    #[test]
+    fn per_event_averages_the_sum() {
+        let mut total = Counts::new();
+        add(&mut total, &counts(&[("a", 2), ("b", 1)]));
+        add(&mut total, &counts(&[("a", 2)]));
+        add(&mut total, &counts(&[("a", 2)]));
+        let each = per_event(&total, 3);
+        assert_eq!(each["a"], 2.0);
+        assert_eq!(each["b"], 0.333);
+        assert_eq!(per_event(&total, 0)["a"], 6.0);
+    }
+
+    #[test]
+    fn proc_status_fields_in_mebibytes() {
+        let status =
+            "Name:\twebhook\nVmPeak:\t  100000 kB\nVmHWM:\t   18320 kB\nRssAnon:\t    9216 kB\n";
+        assert_eq!(status_mib(status, "VmHWM"), Some(17.89));
+        assert_eq!(status_mib(status, "RssAnon"), Some(9.0));
+        assert_eq!(status_mib(status, "VmRSS"), None);
     }
 }
