@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value};
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use crate::auth::{self, AuthError};
 use crate::contact::Person;
@@ -24,7 +25,7 @@ use crate::retry::Transient;
 use crate::secrets::{self, SecretError};
 pub use crate::services::Services;
 use crate::settings::Settings;
-use crate::sources::{self, ParseContext, PayloadError, Subject};
+use crate::sources::{self, ParseContext, PayloadError, SourceEvent, Subject};
 use crate::store::{Claim, Ending, PersonWrite, StoreError, WorkflowError, person_keys};
 
 /// A person's lock outlives the invocation that holds it by this much, so a
@@ -187,7 +188,7 @@ pub async fn replay(
     process(services, &settings, &delivery, invocation).await
 }
 
-/// Parses the event, claims it, syncs its people and records how it ended.
+/// Parses the event and runs it inside its log span.
 async fn process(
     services: &Services,
     settings: &Settings,
@@ -201,8 +202,20 @@ async fn process(
     let event = sources::parse(settings.source, &delivery.body, context)?;
     let event_id = delivery.event_id(event.event_id.as_deref());
     let span = tracing::info_span!("event", workflow_id = %settings.workflow_id, %event_id);
-    let _entered = span.enter();
+    run_event(services, settings, delivery, &event, event_id, invocation)
+        .instrument(span)
+        .await
+}
 
+/// Claims the event, syncs its subjects and records how it ended.
+async fn run_event(
+    services: &Services,
+    settings: &Settings,
+    delivery: &Delivery,
+    event: &SourceEvent,
+    event_id: String,
+    invocation: Invocation,
+) -> Result<EventAnswer, SyncError> {
     let workflow_id = settings.workflow_id.as_str();
     let payload = String::from_utf8_lossy(&delivery.body);
     let claim = services
