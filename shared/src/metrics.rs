@@ -91,6 +91,21 @@ pub fn event_records(
     records
 }
 
+/// A delivery answered 5xx, by error code. Covers what `EventsFailed` cannot:
+/// deliveries refused before their event was claimed (a misconfigured
+/// workflow, DynamoDB unavailable on the first read), which leave no record.
+pub fn delivery_failed_record(workflow_id: &str, code: &str) -> Value {
+    record(
+        &[("workflow_id", workflow_id), ("code", code)],
+        &[&["workflow_id", "code"], &["code"], &[]],
+        &[Metric {
+            name: "DeliveriesFailed",
+            unit: "Count",
+            value: 1.0,
+        }],
+    )
+}
+
 /// The first invocation of a container.
 pub fn cold_start_record() -> Value {
     record(
@@ -177,6 +192,17 @@ mod tests {
         let records = event_records("leads", None, 5, 9000);
         assert_eq!(records.len(), 1);
         assert_eq!(records[0]["EventsFailed"], 1.0);
+    }
+
+    #[test]
+    fn a_failed_delivery_is_counted_by_code_and_in_total() {
+        let record = delivery_failed_record("leads", "misconfigured_workflow");
+        assert_eq!(record["DeliveriesFailed"], 1.0);
+        assert_eq!(record["code"], "misconfigured_workflow");
+        assert_eq!(
+            record["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["workflow_id", "code"], ["code"], []])
+        );
     }
 
     #[test]

@@ -103,7 +103,10 @@ fn error_response(workflow_id: &str, error: &SyncError) -> Response<Body> {
         StatusCode::UNAUTHORIZED => {
             tracing::warn!(workflow_id, reason = %error, "delivery refused")
         }
-        s if s.is_server_error() => tracing::error!(workflow_id, code, %error, "delivery failed"),
+        s if s.is_server_error() => {
+            tracing::error!(workflow_id, code, %error, "delivery failed");
+            metrics::emit(&[metrics::delivery_failed_record(workflow_id, code)]);
+        }
         _ => tracing::info!(workflow_id, code, %error, "delivery refused"),
     }
     json_response(status, json!({"error": {"code": code, "message": message}}))

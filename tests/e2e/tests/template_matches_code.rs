@@ -1,12 +1,18 @@
 //! template.yaml is the single source of truth for tables and the function's
-//! environment (SPEC section 2): what the code reads, the template sets.
+//! environment (SPEC section 2): what the code reads, the template sets, and
+//! the tables the tests run against are the template's own.
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use kvsync_devstack::template::{self, WEBHOOK_FUNCTION};
+use kvsync_devstack::template::{self, EnvValue, KeyType, WEBHOOK_FUNCTION};
+use kvsync_devstack::{LocalStack, StackOptions};
 
-/// Every environment variable the function's code reads by name.
+/// Where the webhook function's code lives (the CLI shares `shared/src`).
+const FUNCTION_SOURCES: [&str; 2] = ["shared/src", "functions"];
+
+/// Every environment variable read by name in the `.rs` files under `dirs`
+/// (relative to the workspace root).
 fn variables_read(dirs: &[&str]) -> BTreeSet<String> {
     let root = template::workspace_root();
     let mut found = BTreeSet::new();
@@ -30,13 +36,25 @@ fn scan(path: &Path, found: &mut BTreeSet<String>) {
         return;
     }
     let text = std::fs::read_to_string(path).expect("readable source");
-    for marker in ["env::var(\"", "env(\""] {
+    found.extend(reads_in(&text));
+}
+
+/// The variables one source file reads at run time: `std::env::var("X")`,
+/// `env::var_os("X")`, a local `env("X")` helper, and `RUST_LOG`, which
+/// tracing's `EnvFilter` reads when told to use the default variable.
+fn reads_in(text: &str) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    for marker in ["env::var(\"", "env::var_os(\"", "env(\"", "from_env(\""] {
         for piece in text.split(marker).skip(1) {
             if let Some(name) = piece.split('"').next().filter(|n| is_variable(n)) {
                 found.insert(name.to_string());
             }
         }
     }
+    if text.contains("from_default_env") {
+        found.insert("RUST_LOG".to_string());
+    }
+    found
 }
 
 fn is_variable(name: &str) -> bool {
@@ -46,47 +64,313 @@ fn is_variable(name: &str) -> bool {
             .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
 }
 
+/// Lambda and the AWS SDK provide `AWS_*` themselves (`AWS_ENDPOINT_URL` is
+/// only ever set locally).
+fn provided_by_lambda(name: &str) -> bool {
+    name.starts_with("AWS_") || name.starts_with("_")
+}
+
+fn template_env() -> Vec<(String, EnvValue)> {
+    template::function_env(&template::template_path(), WEBHOOK_FUNCTION)
+        .expect("template.yaml parses")
+}
+
 #[test]
-fn every_variable_the_function_reads_is_set_by_the_template() {
-    let read = variables_read(&["shared/src", "functions"]);
-    assert!(
-        read.contains("WORKFLOWS_TABLE") && read.contains("KVCORE_BASE_URL"),
-        "the scan finds reads: {read:?}"
-    );
-    let set: BTreeSet<String> =
-        template::function_env_vars(&template::template_path(), WEBHOOK_FUNCTION)
-            .expect("template.yaml parses")
-            .into_iter()
-            .collect();
-    // Lambda and the AWS SDK provide AWS_* themselves.
-    let missing: Vec<&String> = read
-        .iter()
-        .filter(|v| !v.starts_with("AWS_") && !set.contains(*v))
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "read by the code but not set in template.yaml: {missing:?}"
+fn the_scan_sees_every_way_the_code_reads_a_variable() {
+    let source = r#"
+        let a = std::env::var("ALPHA_TABLE");
+        let b = env::var_os("BETA_URL");
+        let env = |name: &str| std::env::var(name);
+        let c = env("GAMMA_TABLE")?;
+        let f = EnvFilter::try_from_default_env();
+        let not_a_variable = std::env::var("lower case");
+    "#;
+    let found: Vec<String> = reads_in(source).into_iter().collect();
+    assert_eq!(
+        found,
+        ["ALPHA_TABLE", "BETA_URL", "GAMMA_TABLE", "RUST_LOG"],
+        "a read the scan misses would slip past the template check"
     );
 }
 
 #[test]
-fn every_table_of_the_template_is_given_to_the_function() {
-    let tables = template::tables(&template::template_path()).expect("template.yaml parses");
-    let names: Vec<&str> = tables.iter().map(|t| t.logical_id.as_str()).collect();
-    assert_eq!(names.len(), 3, "{names:?}");
-    for table in &tables {
-        let env_var = table
-            .env_var
-            .as_deref()
-            .unwrap_or_else(|| panic!("{} reaches no env var", table.logical_id));
-        assert!(env_var.ends_with("_TABLE"), "{env_var}");
+fn every_variable_the_function_reads_is_set_by_the_template() {
+    let read = variables_read(&FUNCTION_SOURCES);
+    for expected in [
+        "WORKFLOWS_TABLE",
+        "EVENTS_TABLE",
+        "PERSONS_TABLE",
+        "KVCORE_BASE_URL",
+        "RUST_LOG",
+    ] {
+        assert!(
+            read.contains(expected),
+            "the scan finds {expected}: {read:?}"
+        );
     }
-    let read = variables_read(&["shared/src", "functions", "cli"]);
+    let set: BTreeSet<String> = template_env().into_iter().map(|(name, _)| name).collect();
+    let missing: Vec<&String> = read
+        .iter()
+        .filter(|v| !provided_by_lambda(v) && !set.contains(*v))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "read by the code but not set for {WEBHOOK_FUNCTION} in template.yaml: {missing:?}"
+    );
+    let unread: Vec<&String> = set.iter().filter(|v| !read.contains(*v)).collect();
+    assert!(
+        unread.is_empty(),
+        "set by template.yaml but read by no code: {unread:?}"
+    );
+}
+
+#[test]
+fn the_templates_tables_are_exactly_the_ones_the_function_is_given() {
+    let tables = template::tables(&template::template_path()).expect("template.yaml parses");
+    assert!(!tables.is_empty(), "template.yaml declares the tables");
+    let table_ids: BTreeSet<&str> = tables.iter().map(|t| t.logical_id.as_str()).collect();
+
+    // Every table reaches the function through a `*_TABLE` variable...
+    for table in &tables {
+        let env_var = table.env_var.as_deref().unwrap_or_else(|| {
+            panic!(
+                "{} is given to {WEBHOOK_FUNCTION} by no env var",
+                table.logical_id
+            )
+        });
+        assert!(
+            env_var.ends_with("_TABLE"),
+            "{env_var} names table {}",
+            table.logical_id
+        );
+        assert!(
+            !table.key_schema.is_empty(),
+            "{} has a key",
+            table.logical_id
+        );
+        assert_eq!(
+            table.key_schema[0].1,
+            KeyType::Hash,
+            "{} starts with its hash key",
+            table.logical_id
+        );
+    }
+    // ...and every `*_TABLE` variable is `!Ref` to one of the template's tables.
+    for (name, value) in template_env() {
+        if !name.ends_with("_TABLE") {
+            continue;
+        }
+        match value {
+            EnvValue::Ref(id) => assert!(
+                table_ids.contains(id.as_str()),
+                "{name} refers to {id}, which is not a DynamoDB table of the template"
+            ),
+            other => panic!("{name} must be `!Ref <Table>`, found {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn the_operators_cli_gets_every_table_name_from_the_stack_outputs() {
+    let text = std::fs::read_to_string(template::template_path()).expect("template.yaml");
+    let outputs = text
+        .split("\nOutputs:")
+        .nth(1)
+        .expect("template.yaml has Outputs");
+    let cli_reads = variables_read(&["cli", "shared/src"]);
+    for table in template::tables(&template::template_path()).expect("template.yaml parses") {
+        let env_var = table.env_var.unwrap_or_default();
+        assert!(
+            cli_reads.contains(&env_var),
+            "nobody reads {env_var}: table {} is unused",
+            table.logical_id
+        );
+        assert!(
+            outputs.contains(&format!("Value: !Ref {}", table.logical_id)),
+            "Outputs must name table {} (the `kvsync` CLI needs it as {env_var})",
+            table.logical_id
+        );
+    }
+}
+
+/// The tables every end-to-end test runs against are created from
+/// template.yaml: same tables, same keys, same TTL attribute.
+#[tokio::test]
+async fn the_tests_tables_are_created_from_the_template() {
+    let stack = LocalStack::start(StackOptions::default())
+        .await
+        .expect("local stack starts (is MOTO_URL set? run `make test`)");
+    let tables = template::tables(&template::template_path()).expect("template.yaml parses");
+    let given: BTreeSet<&String> = stack.tables().keys().collect();
+    let declared: BTreeSet<&String> = tables.iter().flat_map(|t| t.env_var.as_ref()).collect();
+    assert_eq!(given, declared, "the stack's tables are the template's");
+
     for table in &tables {
         let env_var = table.env_var.as_deref().unwrap_or_default();
+        let name = stack.table(env_var);
+        let described = stack
+            .dynamodb()
+            .describe_table()
+            .table_name(name)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{name} exists: {e:?}"))
+            .table
+            .expect("a table description");
+        let keys: Vec<(String, String)> = described
+            .key_schema()
+            .iter()
+            .map(|k| {
+                (
+                    k.attribute_name().to_string(),
+                    k.key_type().as_str().to_string(),
+                )
+            })
+            .collect();
+        let wanted: Vec<(String, String)> = table
+            .key_schema
+            .iter()
+            .map(|(attr, kind)| {
+                let kind = match kind {
+                    KeyType::Hash => "HASH",
+                    KeyType::Range => "RANGE",
+                };
+                (attr.clone(), kind.to_string())
+            })
+            .collect();
+        assert_eq!(keys, wanted, "key schema of {}", table.logical_id);
+
+        let ttl = stack
+            .dynamodb()
+            .describe_time_to_live()
+            .table_name(name)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("TTL of {name}: {e:?}"))
+            .time_to_live_description
+            .and_then(|d| d.attribute_name().map(String::from));
+        assert_eq!(ttl, table.ttl_attribute, "TTL of {}", table.logical_id);
+    }
+}
+
+/// One resource of the template, read line by line: enough for alarms and
+/// metric filters.
+struct Resource {
+    id: String,
+    kind: String,
+    /// Every `key: value` line of its body (Properties and the rest), in order.
+    pairs: Vec<(String, String)>,
+}
+
+impl Resource {
+    fn value(&self, key: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn resources_of_template() -> Vec<Resource> {
+    let text = std::fs::read_to_string(template::template_path()).expect("template.yaml");
+    let section = text
+        .split("\nResources:\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\nOutputs:").next())
+        .expect("template.yaml has Resources");
+    let mut out: Vec<Resource> = Vec::new();
+    for line in section.lines() {
+        let trimmed = line.trim_start().trim_start_matches("- ");
+        if trimmed.starts_with('#') || trimmed.is_empty() {
+            continue;
+        }
+        let indent = line.len() - line.trim_start().len();
+        if indent == 2 && trimmed.ends_with(':') {
+            out.push(Resource {
+                id: trimmed.trim_end_matches(':').to_string(),
+                kind: String::new(),
+                pairs: Vec::new(),
+            });
+            continue;
+        }
+        let (Some(current), Some((key, value))) = (out.last_mut(), trimmed.split_once(": ")) else {
+            continue;
+        };
+        let value = value.trim().trim_matches('\'').to_string();
+        if indent == 4 && key == "Type" {
+            current.kind = value;
+        } else {
+            current.pairs.push((key.to_string(), value));
+        }
+    }
+    out
+}
+
+/// The source text of the function (shared/src and functions/), where the
+/// literals it logs and the metric names it writes are looked up.
+fn code_text() -> String {
+    let root = template::workspace_root();
+    let mut text = String::new();
+    for dir in FUNCTION_SOURCES {
+        collect_text(&root.join(dir), &mut text);
+    }
+    text
+}
+
+fn collect_text(path: &Path, text: &mut String) {
+    if path.is_dir() {
+        for entry in std::fs::read_dir(path).expect("readable dir").flatten() {
+            collect_text(&entry.path(), text);
+        }
+    } else if path.extension().is_some_and(|e| e == "rs") {
+        text.push_str(&std::fs::read_to_string(path).expect("readable source"));
+    }
+}
+
+#[test]
+fn the_alarms_watch_metrics_and_log_lines_the_code_writes() {
+    let resources = resources_of_template();
+    let code = code_text();
+    let mut from_logs = BTreeSet::new();
+    for filter in resources
+        .iter()
+        .filter(|r| r.kind == "AWS::Logs::MetricFilter")
+    {
+        let id = &filter.id;
+        let pattern = filter.value("FilterPattern").expect("a filter pattern");
+        // Every quoted value the pattern matches must be a literal the code logs.
+        for literal in pattern.split('"').skip(1).step_by(2) {
+            assert!(
+                code.contains(&format!("\"{literal}\"")),
+                "{id} matches \"{literal}\", which the function never logs"
+            );
+        }
+        from_logs.insert(filter.value("MetricName").expect("a metric name"));
+    }
+    let alarms: Vec<&Resource> = resources
+        .iter()
+        .filter(|r| r.kind == "AWS::CloudWatch::Alarm")
+        .collect();
+    assert!(alarms.len() >= 3, "errors, throttles and failed events");
+    let mut watched = BTreeSet::new();
+    for alarm in alarms {
+        let id = &alarm.id;
+        let namespace = alarm.value("Namespace").unwrap_or_default();
+        let metric = alarm.value("MetricName").expect("an alarm's metric");
+        watched.insert(metric);
+        match namespace {
+            "AWS/Lambda" => {}
+            "kvsync" => assert!(
+                from_logs.contains(metric) || code.contains(&format!("\"{metric}\"")),
+                "{id} watches kvsync/{metric}, which neither the code (EMF) nor a metric filter publishes"
+            ),
+            other => panic!("{id}: unexpected namespace {other}"),
+        }
+    }
+    for needed in ["Errors", "Throttles", "EventsFailed", "DeliveriesFailed"] {
         assert!(
-            read.contains(env_var),
-            "the code never reads {env_var}: a table nobody uses"
+            watched.contains(needed),
+            "an alarm on {needed}: {watched:?}"
         );
     }
 }

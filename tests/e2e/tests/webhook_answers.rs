@@ -243,6 +243,19 @@ async fn misconfigured_workflows_answer_503_naming_the_attribute() {
         world.kvcore().requests().is_empty(),
         "no kvCORE request for a misconfigured workflow"
     );
+    // Refused before any event was claimed, yet counted for the alarm.
+    let failed_deliveries = world
+        .function
+        .logs()
+        .iter()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|m| m["DeliveriesFailed"] == 1.0 && m["code"] == "misconfigured_workflow")
+        .count();
+    assert_eq!(
+        failed_deliveries,
+        cases.len(),
+        "one DeliveriesFailed metric per 503"
+    );
 }
 
 #[tokio::test]
