@@ -26,7 +26,7 @@ pub async fn handle(services: &Services, request: Request) -> Result<Response<Bo
     let invocation = invocation(&request);
     let delivery = delivery(request);
     Ok(match sync::handle(services, &delivery, invocation).await {
-        Ok(answer) => json_response(StatusCode::OK, serde_json::to_value(&answer)?),
+        Ok(answer) => json_response(StatusCode::OK, serde_json::to_string(&answer)?),
         Err(error) => error_response(&delivery.workflow_id, &error),
     })
 }
@@ -109,11 +109,15 @@ fn error_response(workflow_id: &str, error: &SyncError) -> Response<Body> {
         }
         _ => tracing::info!(workflow_id, code, %error, "delivery refused"),
     }
-    json_response(status, json!({"error": {"code": code, "message": message}}))
+    json_response(
+        status,
+        json!({"error": {"code": code, "message": message}}).to_string(),
+    )
 }
 
-fn json_response(status: StatusCode, body: serde_json::Value) -> Response<Body> {
-    let mut response = Response::new(Body::Text(body.to_string()));
+/// `body` is already JSON text: answers are serialized once, straight to text.
+fn json_response(status: StatusCode, body: String) -> Response<Body> {
+    let mut response = Response::new(Body::Text(body));
     *response.status_mut() = status;
     response
         .headers_mut()
