@@ -1,8 +1,12 @@
-//! A stateful fake of the kvCORE public API subset kvsync uses (SPEC
-//! section 7), for tests (in-process) and `make dev` (the `kvcore-fake`
-//! binary). It is deliberately awkward where kvCORE is: prefix-matching
-//! filters, a search that reaches Profile Details, a lagging search index,
-//! 409 duplicates, hashtags ignored on update, 429 with Retry-After, 5xx.
+//! A stateful fake of the kvCORE public API subset kvsync uses, following
+//! the vendor's documentation (SPEC section 7) and nothing kinder, for tests
+//! (in-process) and `make dev` (the `kvcore-fake` binary). Where the docs
+//! are vague it takes the harsher reading. So it has: no free-text search
+//! and no phone filter (unknown parameters are ignored: the request lists
+//! everyone), partial list rows, prefix-matching text filters, a lagging
+//! list (`filter[email]` and `filter[updated_at]` alike), duplicates
+//! accepted, `hashtags` and `source` set on create only, optionally loosely
+//! typed values, 429 with or without `Retry-After`, 5xx, and latency.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -11,14 +15,15 @@
 //! fake.insert_contact(serde_json::json!({"email": "ann@example.com"}));
 //! fake.push_fault(Fault::RateLimited { retry_after_secs: 1 });
 //! // point the client at fake.base_url() with token "kvcore-test-token" …
-//! assert_eq!(fake.requests().iter().filter(|r| r.is_search()).count(), 0);
+//! assert_eq!(fake.requests().iter().filter(|r| r.is_list()).count(), 0);
 //! # Ok(()) }
 //! ```
 
 mod admin;
+mod filters;
 mod routes;
-mod search;
 mod store;
+mod wire;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -27,19 +32,33 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use store::Contacts;
+pub use store::DuplicatePolicy;
+use store::{Contacts, Snapshot};
 
 /// How the fake behaves; everything but `tokens` and `first_id` can be
 /// changed later through the handle or `PUT /_admin/config`.
 #[derive(Debug, Clone)]
 pub struct FakeConfig {
-    /// Bearer tokens accepted.
+    /// Bearer tokens accepted (SPEC section 7: 401 on a bad token).
     pub tokens: Vec<String>,
-    /// How long list queries (`GET /contacts`) keep showing a contact as it
-    /// was before an API write (kvCORE: up to ~30 s).
+    /// The list's lag: every `GET /contacts` shows each contact as it was
+    /// at least this long ago, so a contact created later is missing and
+    /// one changed later shows its old version (SPEC section 7: "~30 s, in
+    /// `filter[email]` and `filter[updated_at]` alike"). `GET /contact/{id}`
+    /// never lags. Default zero so that tests opt in; the name is kept from
+    /// when the fake had a search.
     pub search_lag: Duration,
-    /// Answer 409 to a create whose email another contact already has.
-    pub reject_duplicate_emails: bool,
+    /// How creates whose email and owner are taken are answered; default
+    /// `Accept` (SPEC section 7: "Duplicates are allowed").
+    pub duplicates: DuplicatePolicy,
+    /// Answer ids, agent ids, flags, phones, empty values and timestamps
+    /// typed as loosely as SPEC section 7 allows, alternating by id (see
+    /// `wire`). Default true: the harsher reading, so every test meets the
+    /// types production may send.
+    pub loose_types: bool,
+    /// Added to every API request's answer time (benchmarks: kvCORE is
+    /// not local). Admin requests are never slowed.
+    pub latency: Duration,
     /// The id of the first contact (and again after `reset`).
     pub first_id: u64,
 }
@@ -49,20 +68,26 @@ impl Default for FakeConfig {
         FakeConfig {
             tokens: vec!["kvcore-test-token".to_string()],
             search_lag: Duration::ZERO,
-            reject_duplicate_emails: true,
+            duplicates: DuplicatePolicy::Accept,
+            loose_types: true,
+            latency: Duration::ZERO,
             first_id: 1001,
         }
     }
 }
 
 /// Infrastructure trouble to answer an API request with; applied before
-/// authentication, as a load balancer or rate limiter would.
+/// authentication, as a load balancer or rate limiter would (SPEC section
+/// 7: "429 rate limited (... `Retry-After` may be missing ...); 5xx
+/// transient").
 #[derive(Debug, Clone, PartialEq)]
 pub enum Fault {
     /// That status with `{"errors": ["Server Error"]}`.
     Status(u16),
-    /// 429 with a `Retry-After` header.
+    /// 429 with a `Retry-After` header of this many seconds.
     RateLimited { retry_after_secs: u64 },
+    /// 429 without `Retry-After`.
+    RateLimitedWithoutRetryAfter,
     /// Answer normally, but only after this long (for timeout tests).
     Delay(Duration),
 }
@@ -80,14 +105,20 @@ pub struct RecordedRequest {
 }
 
 impl RecordedRequest {
-    /// `GET /contacts` (a filter or a free-text search).
-    pub fn is_search(&self) -> bool {
+    /// `GET /contacts`, whatever its parameters.
+    pub fn is_list(&self) -> bool {
         self.method == "GET" && self.path == "/v2/public/contacts"
+    }
+
+    /// The same as [`RecordedRequest::is_list`]: `GET /contacts` (kvCORE
+    /// has no search; the name is kept for callers).
+    pub fn is_search(&self) -> bool {
+        self.is_list()
     }
 
     /// `GET /contact/{id}`.
     pub fn is_get(&self) -> bool {
-        self.method == "GET" && self.path.starts_with("/v2/public/contact/")
+        self.method == "GET" && self.contact_id().is_some()
     }
 
     /// `POST /contact`.
@@ -95,9 +126,26 @@ impl RecordedRequest {
         self.method == "POST" && self.path == "/v2/public/contact"
     }
 
-    /// `PUT /contact/{id}`.
+    /// `PUT /contact/{id}` (not the tags route).
     pub fn is_update(&self) -> bool {
-        self.method == "PUT" && self.path.starts_with("/v2/public/contact/")
+        self.method == "PUT" && self.contact_id().is_some()
+    }
+
+    /// `PUT /contact/{id}/tags`.
+    pub fn is_tags(&self) -> bool {
+        self.method == "PUT"
+            && self
+                .path
+                .strip_prefix("/v2/public/contact/")
+                .and_then(|rest| rest.strip_suffix("/tags"))
+                .is_some_and(|id| id.parse::<u64>().is_ok())
+    }
+
+    /// The `{id}` of `/contact/{id}` (exactly that path).
+    pub fn contact_id(&self) -> Option<u64> {
+        self.path
+            .strip_prefix("/v2/public/contact/")
+            .and_then(|id| id.parse().ok())
     }
 
     /// The decoded value of query parameter `name`, e.g. `"filter[email]"`.
@@ -199,27 +247,76 @@ impl FakeKvcore {
         lock(&self.state)
     }
 
-    /// Seeds a contact (no validation), visible to searches at once, as if
-    /// it had been in kvCORE for long; returns its id. A non-object seeds
-    /// an empty contact.
+    /// Seeds a contact (no validation) as if it had been in kvCORE for long:
+    /// lists show it at once. `created_at`/`updated_at` may be given (unix
+    /// seconds or `"YYYY-MM-DD HH:MM:SS"` UTC) to make it old; otherwise
+    /// both are now. Returns its id; a non-object seeds an empty contact.
     pub fn insert_contact(&self, fields: Value) -> u64 {
-        self.state().contacts.insert_indexed(object(fields))
+        self.state().contacts.insert_seeded(object(fields))
+    }
+
+    /// Seeds many contacts at once, as [`FakeKvcore::insert_contact`] does
+    /// (one lock for all: 20,000 take milliseconds). Returns their ids, in
+    /// order.
+    pub fn insert_contacts(&self, contacts: Vec<Value>) -> Vec<u64> {
+        let mut state = self.state();
+        contacts
+            .into_iter()
+            .map(|fields| state.contacts.insert_seeded(object(fields)))
+            .collect()
     }
 
     /// Seeds a contact as if someone had just created it through the API:
-    /// searches do not show it until the search lag has passed.
+    /// lists do not show it until the list lag has passed.
     pub fn insert_unindexed_contact(&self, fields: Value) -> u64 {
         self.state().contacts.insert_now(object(fields))
     }
 
-    /// The current version of a contact, as `GET /contact/{id}` answers it.
-    pub fn contact(&self, id: u64) -> Option<Value> {
-        self.state().contacts.get(id)
+    /// A person edits the contact in kvCORE's UI: every given field but
+    /// `id`, `name`, `created_at`, `updated_at` is set (tags and source
+    /// too), as a new version with a new `updated_at` that lists show only
+    /// after the lag. `false` when there is no such contact (or it was
+    /// deleted); a non-object changes nothing but `updated_at`.
+    pub fn update_contact_as_person(&self, id: u64, fields: Value) -> bool {
+        let mut state = self.state();
+        let lag = state.config.search_lag;
+        state.contacts.edit_as_person(id, object(fields), lag)
     }
 
-    /// Every contact's current version, by id ascending.
+    /// A person archives the contact: lists hide it unless
+    /// `includeArchived=1` (once the lag has passed); `GET /contact/{id}`
+    /// still answers it. `false` when there is no such contact.
+    pub fn archive_contact(&self, id: u64) -> bool {
+        let mut state = self.state();
+        let lag = state.config.search_lag;
+        state.contacts.archive(id, lag)
+    }
+
+    /// A person deletes the contact: `GET /contact/{id}` answers 404 at
+    /// once; lists drop it once the lag has passed. `false` when there is
+    /// no such contact.
+    pub fn delete_contact(&self, id: u64) -> bool {
+        let mut state = self.state();
+        let lag = state.config.search_lag;
+        state.contacts.delete(id, lag)
+    }
+
+    /// The current version of a contact as `GET /contact/{id}` answers it
+    /// with `loose_types` off (the full record, timestamps as
+    /// `"YYYY-MM-DD HH:MM:SS"`); `None` when unknown or deleted.
+    pub fn contact(&self, id: u64) -> Option<Value> {
+        self.state().contacts.get(id).as_ref().map(full_record)
+    }
+
+    /// Every contact's current version, as [`FakeKvcore::contact`] gives
+    /// it, by id ascending; archived ones included, deleted ones not.
     pub fn contacts(&self) -> Vec<Value> {
-        self.state().contacts.all()
+        self.state()
+            .contacts
+            .all()
+            .iter()
+            .map(full_record)
+            .collect()
     }
 
     /// Every API request received, in order.
@@ -237,12 +334,40 @@ impl FakeKvcore {
         self.state().requests.clear();
     }
 
-    pub fn set_search_lag(&self, lag: Duration) {
+    /// Sets the list's lag ([`FakeConfig::search_lag`]).
+    pub fn set_list_lag(&self, lag: Duration) {
         self.state().config.search_lag = lag;
     }
 
+    /// The same as [`FakeKvcore::set_list_lag`] (the older name).
+    pub fn set_search_lag(&self, lag: Duration) {
+        self.set_list_lag(lag);
+    }
+
+    /// Sets how duplicate creates are answered ([`FakeConfig::duplicates`]).
+    pub fn set_duplicates(&self, policy: DuplicatePolicy) {
+        self.state().config.duplicates = policy;
+    }
+
+    /// The older switch: `true` refuses duplicates with 409, `false`
+    /// accepts them.
     pub fn set_reject_duplicate_emails(&self, on: bool) {
-        self.state().config.reject_duplicate_emails = on;
+        self.set_duplicates(if on {
+            DuplicatePolicy::Conflict409
+        } else {
+            DuplicatePolicy::Accept
+        });
+    }
+
+    /// Sets [`FakeConfig::loose_types`].
+    pub fn set_loose_types(&self, on: bool) {
+        self.state().config.loose_types = on;
+    }
+
+    /// Sets [`FakeConfig::latency`]: every API request from now on takes at
+    /// least this long.
+    pub fn set_latency(&self, latency: Duration) {
+        self.state().config.latency = latency;
     }
 
     /// A fault for one upcoming API request; several are used in order.
@@ -257,10 +382,15 @@ impl FakeKvcore {
     }
 
     /// Contacts, requests and faults cleared; ids start again at
-    /// `first_id`. The search lag and duplicate rule stay as they are.
+    /// `first_id`. The configuration (lag, duplicates, loose types,
+    /// latency) stays as it is.
     pub fn reset(&self) {
         self.state().reset();
     }
+}
+
+fn full_record(contact: &Snapshot) -> Value {
+    wire::render(contact, wire::View::Full, false)
 }
 
 fn object(fields: Value) -> serde_json::Map<String, Value> {

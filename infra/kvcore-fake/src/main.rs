@@ -6,11 +6,13 @@ use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use kvcore_fake::{FakeConfig, FakeKvcore};
+use kvcore_fake::{DuplicatePolicy, FakeConfig, FakeKvcore};
 use tracing_subscriber::EnvFilter;
 
 const USAGE: &str = "usage: kvcore-fake [--addr 127.0.0.1:8090] [--token TOKEN]... \
-[--search-lag-ms N] [--allow-duplicate-emails] [--allow-non-loopback]";
+[--list-lag-ms N] [--duplicates accept|409|422] [--loose-types | --plain-types] [--latency-ms N] \
+[--allow-non-loopback]
+  --search-lag-ms is --list-lag-ms; --allow-duplicate-emails is --duplicates accept (the default)";
 
 #[derive(Debug)]
 struct Options {
@@ -37,14 +39,22 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, String>
                     .map_err(|_| format!("--addr {text}: not an IP:PORT"))?;
             }
             "--token" => tokens.push(value()?),
-            "--search-lag-ms" => {
-                let text = value()?;
-                let ms = text
-                    .parse()
-                    .map_err(|_| format!("--search-lag-ms {text}: not a number"))?;
-                config.search_lag = Duration::from_millis(ms);
+            "--list-lag-ms" | "--search-lag-ms" => {
+                config.search_lag = Duration::from_millis(number(&arg, &value()?)?);
             }
-            "--allow-duplicate-emails" => config.reject_duplicate_emails = false,
+            "--latency-ms" => config.latency = Duration::from_millis(number(&arg, &value()?)?),
+            "--duplicates" => {
+                config.duplicates = match value()?.as_str() {
+                    "accept" => DuplicatePolicy::Accept,
+                    "409" => DuplicatePolicy::Conflict409,
+                    "422" => DuplicatePolicy::Unprocessable422,
+                    other => return Err(format!("--duplicates {other}: accept, 409 or 422")),
+                };
+            }
+            "--allow-duplicate-emails" => config.duplicates = DuplicatePolicy::Accept,
+            "--loose-types" => config.loose_types = true,
+            // Loose types are the default (SPEC section 7); this turns them off.
+            "--plain-types" => config.loose_types = false,
             "--allow-non-loopback" => allow_non_loopback = true,
             other => return Err(format!("unknown argument {other}")),
         }
@@ -58,6 +68,11 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, String>
         config.tokens = tokens;
     }
     Ok(Options { addr, config })
+}
+
+fn number(flag: &str, text: &str) -> Result<u64, String> {
+    text.parse()
+        .map_err(|_| format!("{flag} {text}: not a number"))
 }
 
 #[tokio::main]
@@ -133,7 +148,10 @@ mod tests {
         let options = parse(&[]).unwrap();
         assert_eq!(options.addr.to_string(), "127.0.0.1:8090");
         assert_eq!(options.config.tokens, ["kvcore-test-token"]);
-        assert!(options.config.reject_duplicate_emails);
+        assert_eq!(options.config.duplicates, DuplicatePolicy::Accept);
+        assert!(options.config.loose_types, "the harsher reading by default");
+        assert!(!parse(&["--plain-types"]).unwrap().config.loose_types);
+        assert_eq!(options.config.latency, Duration::ZERO);
     }
 
     #[test]
@@ -145,15 +163,31 @@ mod tests {
             "a",
             "--token",
             "b",
-            "--search-lag-ms",
+            "--list-lag-ms",
             "1500",
-            "--allow-duplicate-emails",
+            "--duplicates",
+            "422",
+            "--loose-types",
+            "--latency-ms",
+            "150",
         ])
         .unwrap();
         assert_eq!(options.addr.to_string(), "[::1]:9000");
         assert_eq!(options.config.tokens, ["a", "b"]);
         assert_eq!(options.config.search_lag, Duration::from_millis(1500));
-        assert!(!options.config.reject_duplicate_emails);
+        assert_eq!(options.config.duplicates, DuplicatePolicy::Unprocessable422);
+        assert!(options.config.loose_types);
+        assert_eq!(options.config.latency, Duration::from_millis(150));
+        let older = parse(&[
+            "--search-lag-ms",
+            "20",
+            "--duplicates",
+            "409",
+            "--allow-duplicate-emails",
+        ])
+        .unwrap();
+        assert_eq!(older.config.search_lag, Duration::from_millis(20));
+        assert_eq!(older.config.duplicates, DuplicatePolicy::Accept);
     }
 
     #[test]
@@ -162,6 +196,8 @@ mod tests {
         assert!(parse(&["--addr", "0.0.0.0:8090", "--allow-non-loopback"]).is_ok());
         assert!(parse(&["--addr", "localhost"]).is_err());
         assert!(parse(&["--search-lag-ms", "soon"]).is_err());
+        assert!(parse(&["--latency-ms", "-1"]).is_err());
+        assert!(parse(&["--duplicates", "refuse"]).is_err());
         assert!(parse(&["--token"]).is_err());
         assert!(parse(&["--verbose"]).is_err());
     }

@@ -1,6 +1,6 @@
-//! The kvCORE API under `/v2/public`: every request is recorded, then meets
-//! the faults, then authentication, then its route. Admin routes are in
-//! `admin`.
+//! The kvCORE API under `/v2/public` (SPEC section 7): every request is
+//! recorded, waits out the latency, then meets the faults, then
+//! authentication, then its route. Admin routes are in `admin`.
 
 use axum::Router;
 use axum::body::Bytes;
@@ -9,12 +9,16 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
-use crate::search::Criteria;
-use crate::store::WriteError;
+use crate::filters::Criteria;
+use crate::store::{Snapshot, WriteError};
+use crate::wire::{self, View};
 use crate::{Fault, RecordedRequest, Shared, State, admin, lock};
 
 const PREFIX: &str = "/v2/public";
-const DEFAULT_LIMIT: usize = 20;
+/// SPEC section 7: "`limit` default 100, at most 500". A larger limit is
+/// clamped to 500 (the docs do not say; clamping is the harsher reading, as
+/// a client asking for more gets fewer rows than it asked for).
+const DEFAULT_LIMIT: usize = 100;
 const MAX_LIMIT: usize = 500;
 
 pub fn router(state: Shared) -> Router {
@@ -36,7 +40,7 @@ pub fn answer(status: StatusCode, body: Value) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
-/// kvCORE's error shape: `{"errors": [message]}`.
+/// kvCORE's error shape: `{"errors": [message]}` (SPEC section 7).
 pub fn errors(status: StatusCode, message: &str) -> Response {
     answer(status, json!({"errors": [message]}))
 }
@@ -47,6 +51,7 @@ enum Route {
     Get(u64),
     Create,
     Update(u64),
+    Tags(u64),
     /// `/contact/{not a number}`
     NoSuchContact,
     Unknown,
@@ -56,13 +61,23 @@ fn route(method: &Method, path: &str) -> Route {
     let Some(path) = path.strip_prefix(PREFIX) else {
         return Route::Unknown;
     };
-    let id = path.strip_prefix("/contact/").map(str::parse::<u64>);
-    match (method, path, id) {
-        (&Method::GET, "/contacts", _) => Route::List,
-        (&Method::POST, "/contact", _) => Route::Create,
-        (&Method::GET, _, Some(Ok(id))) => Route::Get(id),
-        (&Method::PUT, _, Some(Ok(id))) => Route::Update(id),
-        (&Method::GET | &Method::PUT, _, Some(Err(_))) => Route::NoSuchContact,
+    let contact = path.strip_prefix("/contact/");
+    let tags = contact.and_then(|rest| rest.strip_suffix("/tags"));
+    match (method, path) {
+        (&Method::GET, "/contacts") => return Route::List,
+        (&Method::POST, "/contact") => return Route::Create,
+        _ => {}
+    }
+    match (
+        method,
+        contact.map(str::parse::<u64>),
+        tags.map(str::parse::<u64>),
+    ) {
+        (&Method::PUT, _, Some(Ok(id))) => Route::Tags(id),
+        (&Method::PUT, _, Some(Err(_))) => Route::NoSuchContact,
+        (&Method::GET, Some(Ok(id)), _) => Route::Get(id),
+        (&Method::PUT, Some(Ok(id)), _) => Route::Update(id),
+        (&Method::GET | &Method::PUT, Some(Err(_)), None) => Route::NoSuchContact,
         _ => Route::Unknown,
     }
 }
@@ -85,7 +100,7 @@ async fn api(
             .collect();
     let json_body: Option<Result<Value, _>> =
         (!body.is_empty()).then(|| serde_json::from_slice::<Value>(&body));
-    let fault = {
+    let (fault, latency) = {
         let mut state = lock(&state);
         state.requests.push(RecordedRequest {
             method: method.to_string(),
@@ -93,8 +108,11 @@ async fn api(
             query: query.clone(),
             body: json_body.as_ref().and_then(|b| b.as_ref().ok()).cloned(),
         });
-        state.next_fault()
+        (state.next_fault(), state.config.latency)
     };
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     match fault {
         Some(Fault::Status(status)) => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -107,6 +125,9 @@ async fn api(
                 .insert(header::RETRY_AFTER, retry_after_secs.into());
             return response;
         }
+        Some(Fault::RateLimitedWithoutRetryAfter) => {
+            return errors(StatusCode::TOO_MANY_REQUESTS, "Too Many Attempts.");
+        }
         Some(Fault::Delay(delay)) => tokio::time::sleep(delay).await,
         None => {}
     }
@@ -117,24 +138,36 @@ async fn api(
     }
     let route = route(&method, uri.path());
     let fields = match (&route, json_body) {
-        (Route::Create | Route::Update(_), Some(Ok(Value::Object(fields)))) => fields,
-        (Route::Create | Route::Update(_), Some(_)) => {
+        (Route::Create | Route::Update(_) | Route::Tags(_), Some(Ok(Value::Object(fields)))) => {
+            fields
+        }
+        (Route::Create | Route::Update(_) | Route::Tags(_), Some(_)) => {
             return errors(StatusCode::BAD_REQUEST, "Invalid JSON.");
         }
         _ => Map::new(),
     };
-    let lag = state.config.search_lag;
+    let (lag, loose) = (state.config.search_lag, state.config.loose_types);
+    let full = |result: Result<Snapshot, WriteError>, ok: StatusCode| {
+        written(result.map(|c| wire::render(&c, View::Full, loose)), ok)
+    };
     match route {
         Route::List => list(&state, &query, &headers, uri.path()),
+        // SPEC section 7: the full record, and no lag; archived ones too.
         Route::Get(id) => match state.contacts.get(id) {
-            Some(contact) => answer(StatusCode::OK, contact),
+            Some(contact) => answer(StatusCode::OK, wire::render(&contact, View::Full, loose)),
             None => errors(StatusCode::NOT_FOUND, "Contact not found."),
         },
+        // SPEC section 7: "`POST /contact` answers the created contact".
         Route::Create => {
-            let reject = state.config.reject_duplicate_emails;
-            written(state.contacts.create(fields, reject), StatusCode::CREATED)
+            let duplicates = state.config.duplicates;
+            full(
+                state.contacts.create(fields, duplicates),
+                StatusCode::CREATED,
+            )
         }
-        Route::Update(id) => written(state.contacts.update(id, fields, lag), StatusCode::OK),
+        // SPEC section 7: "`PUT /contact/{id}` answers the updated contact".
+        Route::Update(id) => full(state.contacts.update(id, fields, lag), StatusCode::OK),
+        Route::Tags(id) => add_tags(&mut state, id, &fields),
         Route::NoSuchContact => errors(StatusCode::NOT_FOUND, "Contact not found."),
         Route::Unknown => errors(StatusCode::NOT_FOUND, "Not found."),
     }
@@ -148,6 +181,8 @@ fn authenticated(state: &State, headers: &HeaderMap) -> bool {
         .is_some_and(|token| state.config.tokens.iter().any(|ok| ok == token))
 }
 
+/// A write's answer: the contact, or kvCORE's refusal (SPEC section 7:
+/// "404 no contact; 409/422 refused").
 fn written(result: Result<Value, WriteError>, ok: StatusCode) -> Response {
     match result {
         Ok(contact) => answer(ok, contact),
@@ -160,9 +195,47 @@ fn written(result: Result<Value, WriteError>, ok: StatusCode) -> Response {
     }
 }
 
-/// `GET /contacts`: a Laravel page of what the lagging index finds.
+/// `PUT /contact/{id}/tags` with `{"tags": [{"name": "buyer", "locked":
+/// 0}]}` adds the tags (SPEC section 7). The docs do not say what it
+/// answers, so the fake answers no contact (nothing may depend on one): 200
+/// `{"message": "Tags updated."}`. A body without a `tags` array, or a tag
+/// without a text `name`, is refused with 422 in Laravel's shape.
+fn add_tags(state: &mut State, id: u64, body: &Map<String, Value>) -> Response {
+    let Some(tags) = body.get("tags").and_then(Value::as_array) else {
+        return answer(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            json!({"errors": {"tags": ["The tags field is required."]}}),
+        );
+    };
+    let names: Option<Vec<String>> = tags
+        .iter()
+        .map(|tag| tag.get("name").and_then(Value::as_str).map(str::to_string))
+        .collect();
+    let Some(names) = names else {
+        return answer(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            json!({"errors": {"tags.0.name": ["The tags.*.name field is required."]}}),
+        );
+    };
+    let lag = state.config.search_lag;
+    match state.contacts.add_tags(id, &names, lag) {
+        Ok(()) => answer(StatusCode::OK, json!({"message": "Tags updated."})),
+        Err(error) => written(Err(error), StatusCode::OK),
+    }
+}
+
+/// `GET /contacts`: a Laravel page of partial rows of what the lagging list
+/// finds, by id ascending (SPEC section 7). `page` from 1 (anything else
+/// reads as 1), `limit` 100 by default (also for an unreadable or zero
+/// one), clamped to 500.
 fn list(state: &State, query: &[(String, String)], headers: &HeaderMap, path: &str) -> Response {
-    let param = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim());
+    let param = |name: &str| {
+        query
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim())
+    };
     let page: usize = param("page")
         .and_then(|p| p.parse().ok())
         .filter(|p| *p >= 1)
@@ -170,16 +243,20 @@ fn list(state: &State, query: &[(String, String)], headers: &HeaderMap, path: &s
     let limit: usize = param("limit")
         .and_then(|l| l.parse().ok())
         .filter(|l| *l >= 1)
-        .unwrap_or(DEFAULT_LIMIT);
-    if limit > MAX_LIMIT {
-        return answer(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            json!({"errors": {"limit": ["The limit may not be greater than 500."]}}),
-        );
-    }
-    let found = state
-        .contacts
-        .list(&Criteria::from_query(query), state.config.search_lag);
+        .unwrap_or(DEFAULT_LIMIT)
+        .min(MAX_LIMIT);
+    let skip = (page - 1).saturating_mul(limit);
+    let (total, found) = state.contacts.list(
+        &Criteria::from_query(query),
+        state.config.search_lag,
+        skip,
+        limit,
+    );
+    let loose = state.config.loose_types;
+    let rows = found
+        .iter()
+        .map(|c| wire::render(c, View::List, loose))
+        .collect();
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
@@ -188,7 +265,10 @@ fn list(state: &State, query: &[(String, String)], headers: &HeaderMap, path: &s
         path: format!("http://{host}{path}"),
         query,
     };
-    answer(StatusCode::OK, laravel_page(found, page, limit, &links))
+    answer(
+        StatusCode::OK,
+        laravel_page(rows, total, page, limit, &links),
+    )
 }
 
 /// Where page links point: this path with the same query, another page.
@@ -208,27 +288,24 @@ impl PageLinks<'_> {
     }
 }
 
-/// Page `page` (1-based) of `found`, `limit` a page, the way Laravel's
-/// paginator answers it (`from`/`to` null on an empty page).
-fn laravel_page(found: Vec<Value>, page: usize, limit: usize, links: &PageLinks) -> Value {
-    let total = found.len();
+/// Page `page` (1-based) of `total` contacts, `limit` a page, with exactly
+/// the keys SPEC section 7 documents: `current_page`, `data`, `last_page`,
+/// `per_page`, `total`, `next_page_url` (null on the last page). Laravel's
+/// other keys are left out so that nothing comes to depend on them.
+fn laravel_page(
+    rows: Vec<Value>,
+    total: usize,
+    page: usize,
+    limit: usize,
+    links: &PageLinks,
+) -> Value {
     let last_page = total.div_ceil(limit).max(1);
-    let skip = (page - 1).saturating_mul(limit);
-    let data: Vec<Value> = found.into_iter().skip(skip).take(limit).collect();
-    let from = (!data.is_empty()).then(|| skip + 1);
-    let to = from.map(|from| from + data.len() - 1);
     json!({
         "current_page": page,
-        "data": data,
-        "first_page_url": links.to(1),
-        "from": from,
+        "data": rows,
         "last_page": last_page,
-        "last_page_url": links.to(last_page),
         "next_page_url": (page < last_page).then(|| links.to(page + 1)),
-        "path": links.path,
         "per_page": limit,
-        "prev_page_url": (page > 1).then(|| links.to(page - 1)),
-        "to": to,
         "total": total,
     })
 }
@@ -237,48 +314,58 @@ fn laravel_page(found: Vec<Value>, page: usize, limit: usize, links: &PageLinks)
 mod tests {
     use super::*;
 
-    fn page(total: u64, page: usize, limit: usize) -> Value {
-        let found = (1..=total).map(|id| json!({"id": id})).collect();
-        let query = [("filter[email]".to_string(), "a@ex.com".to_string())];
+    fn page(total: usize, page: usize, limit: usize) -> Value {
+        let query = [
+            ("filter[email]".to_string(), "a@ex.com".to_string()),
+            ("page".to_string(), page.to_string()),
+        ];
         let links = PageLinks {
             path: "http://h/v2/public/contacts".into(),
             query: &query,
         };
-        laravel_page(found, page, limit, &links)
+        laravel_page(vec![json!({"id": 1})], total, page, limit, &links)
     }
 
     #[test]
-    fn pages_follow_laravel() {
+    fn pages_have_the_documented_keys_only() {
         let middle = page(45, 2, 20);
-        assert_eq!(middle["data"][0]["id"], 21);
+        let mut keys: Vec<&str> = middle
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort_unstable();
         assert_eq!(
-            (middle["from"].clone(), middle["to"].clone()),
-            (json!(21), json!(40))
+            keys,
+            [
+                "current_page",
+                "data",
+                "last_page",
+                "next_page_url",
+                "per_page",
+                "total"
+            ]
         );
         assert_eq!(
-            (middle["last_page"].clone(), middle["total"].clone()),
-            (json!(3), json!(45))
+            (
+                &middle["current_page"],
+                &middle["last_page"],
+                &middle["total"],
+                &middle["per_page"]
+            ),
+            (&json!(2), &json!(3), &json!(45), &json!(20))
         );
         assert_eq!(
             middle["next_page_url"],
             "http://h/v2/public/contacts?filter%5Bemail%5D=a%40ex.com&page=3"
         );
-        assert_eq!(
-            middle["prev_page_url"],
-            "http://h/v2/public/contacts?filter%5Bemail%5D=a%40ex.com&page=1"
-        );
-
-        let last = page(45, 3, 20);
-        assert_eq!(last["data"].as_array().map(Vec::len), Some(5));
-        assert_eq!(last["next_page_url"], Value::Null);
-
+        assert_eq!(page(45, 3, 20)["next_page_url"], Value::Null);
         let empty = page(0, 1, 20);
-        assert_eq!(empty["last_page"], 1);
         assert_eq!(
-            (empty["from"].clone(), empty["to"].clone()),
-            (Value::Null, Value::Null)
+            (&empty["last_page"], &empty["next_page_url"]),
+            (&json!(1), &Value::Null)
         );
-        assert_eq!(page(3, 9, 20)["data"], json!([]));
     }
 
     #[test]
@@ -299,6 +386,18 @@ mod tests {
         assert!(matches!(
             at(Method::PUT, "/v2/public/contact/7"),
             Route::Update(7)
+        ));
+        assert!(matches!(
+            at(Method::PUT, "/v2/public/contact/7/tags"),
+            Route::Tags(7)
+        ));
+        assert!(matches!(
+            at(Method::PUT, "/v2/public/contact/x/tags"),
+            Route::NoSuchContact
+        ));
+        assert!(matches!(
+            at(Method::GET, "/v2/public/contact/7/tags"),
+            Route::Unknown
         ));
         assert!(matches!(
             at(Method::GET, "/v2/public/contact/x"),
