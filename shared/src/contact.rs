@@ -3,8 +3,7 @@
 
 use std::fmt;
 
-use phonenumber::country;
-use serde::Serialize;
+pub use crate::phone::{Phone, PhoneKind, PhoneProblem, Region, e164_of};
 
 /// One person from a source app, in the product's words, before any kvCORE
 /// lookup. Emails and phones are already normalized; entries that could not
@@ -92,117 +91,9 @@ pub fn mask_email(email: &str) -> String {
     }
 }
 
-/// What kind of number a phone is; decides the kvCORE field it is written to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PhoneKind {
-    Mobile,
-    Home,
-    Work,
-    Other,
-}
-
-impl PhoneKind {
-    /// Source apps name phone types loosely ("cell", "Mobile", "office").
-    pub fn from_label(label: Option<&str>) -> PhoneKind {
-        match label.map(|l| l.trim().to_ascii_lowercase()).as_deref() {
-            Some("mobile" | "cell" | "cellphone" | "cell_phone" | "iphone") => PhoneKind::Mobile,
-            Some("home" | "homefax") => PhoneKind::Home,
-            Some("work" | "office" | "business" | "workmobile" | "workfax") => PhoneKind::Work,
-            _ => PhoneKind::Other,
-        }
-    }
-}
-
-/// A phone number in E.164 (`+12395550100`) with its kind.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Phone {
-    pub e164: String,
-    /// The national significant number's digits (`2395550100`): what
-    /// kvCORE's free-text search matches phones on.
-    pub national_digits: String,
-    pub kind: PhoneKind,
-}
-
-impl Phone {
-    /// Parses `raw` as written by a person; numbers without a country code are
-    /// read in `region`. `None` when it is not a possible phone number.
-    pub fn parse(raw: &str, region: Region, kind: PhoneKind) -> Option<Phone> {
-        let number = phonenumber::parse(Some(region.0), raw.trim()).ok()?;
-        let national = number.national();
-        let national_digits = format!(
-            "{}{}",
-            "0".repeat(usize::from(national.zeros())),
-            national.value()
-        );
-        // Possible (right length for the country), not "valid": a real, just
-        // allocated number or a 555 test number must still match.
-        if !(5..=15).contains(&national_digits.len()) {
-            return None;
-        }
-        let e164 = number.format().mode(phonenumber::Mode::E164).to_string();
-        Some(Phone {
-            e164,
-            national_digits,
-            kind,
-        })
-    }
-
-    /// `***0100`, for logs.
-    pub fn masked(&self) -> String {
-        let tail: String = self
-            .e164
-            .chars()
-            .rev()
-            .take(4)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
-        format!("***{tail}")
-    }
-}
-
-impl fmt::Debug for Phone {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Phone({}, {:?})", self.masked(), self.kind)
-    }
-}
-
-/// The region phone numbers without a country code are read in
-/// (`default_country`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Region(country::Id);
-
-impl Region {
-    /// `code` is an ISO 3166 alpha-2 code such as `US`.
-    pub fn parse(code: &str) -> Option<Region> {
-        code.trim().to_ascii_uppercase().parse().ok().map(Region)
-    }
-}
-
-impl Default for Region {
-    fn default() -> Self {
-        Region(country::Id::US)
-    }
-}
-
-/// Normalizes a phone stored in kvCORE for comparison; `None` when empty or
-/// unparseable (then it matches nothing).
-pub fn e164_of(raw: &str, region: Region) -> Option<String> {
-    if raw.trim().is_empty() {
-        return None;
-    }
-    Phone::parse(raw, region, PhoneKind::Other).map(|p| p.e164)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn us() -> Region {
-        Region::parse("US").unwrap()
-    }
 
     #[test]
     fn emails_are_trimmed_and_lower_cased() {
@@ -232,67 +123,5 @@ mod tests {
         let email = Email::parse("john.smith@example.com").unwrap();
         assert_eq!(email.masked(), "j***@example.com");
         assert!(!format!("{email:?}").contains("john.smith"));
-    }
-
-    #[test]
-    fn national_numbers_read_in_the_default_country() {
-        let phone = Phone::parse("(239) 555-0100", us(), PhoneKind::Mobile).unwrap();
-        assert_eq!(phone.e164, "+12395550100");
-        assert_eq!(phone.national_digits, "2395550100");
-    }
-
-    #[test]
-    fn international_numbers_keep_their_country() {
-        let gb = Region::parse("GB").unwrap();
-        let phone = Phone::parse("+1 239 555 0100", gb, PhoneKind::Mobile).unwrap();
-        assert_eq!(phone.e164, "+12395550100");
-        let london = Phone::parse("020 7946 0018", gb, PhoneKind::Work).unwrap();
-        assert_eq!(london.e164, "+442079460018");
-        assert_eq!(london.national_digits, "2079460018");
-    }
-
-    #[test]
-    fn written_forms_of_one_number_agree() {
-        let forms = [
-            "2395550100",
-            "239.555.0100",
-            "+1 (239) 555-0100",
-            "1-239-555-0100",
-        ];
-        for form in forms {
-            assert_eq!(
-                e164_of(form, us()).as_deref(),
-                Some("+12395550100"),
-                "{form}"
-            );
-        }
-    }
-
-    #[test]
-    fn garbage_is_not_a_phone() {
-        for raw in ["", "   ", "call me", "12", "n/a"] {
-            assert!(e164_of(raw, us()).is_none(), "{raw:?}");
-        }
-    }
-
-    #[test]
-    fn masked_phone_shows_the_last_four_digits() {
-        let phone = Phone::parse("(239) 555-0100", us(), PhoneKind::Mobile).unwrap();
-        assert_eq!(phone.masked(), "***0100");
-        assert!(!format!("{phone:?}").contains("2395550100"));
-    }
-
-    #[test]
-    fn phone_kinds_from_loose_labels() {
-        assert_eq!(PhoneKind::from_label(Some("Cell")), PhoneKind::Mobile);
-        assert_eq!(PhoneKind::from_label(Some("office")), PhoneKind::Work);
-        assert_eq!(PhoneKind::from_label(Some("home")), PhoneKind::Home);
-        assert_eq!(PhoneKind::from_label(None), PhoneKind::Other);
-    }
-
-    #[test]
-    fn unknown_regions_are_refused() {
-        assert!(Region::parse("XX").is_none());
-        assert_eq!(Region::parse("us"), Some(us()));
     }
 }

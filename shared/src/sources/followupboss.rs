@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::contact::{Address, Person, PhoneKind};
 
-use super::json::{Obj, PayloadError, object};
+use super::json::{self, Obj, PayloadError, object};
 use super::{ParseContext, SourceEvent, Subject, dates, people};
 
 /// The events that carry people kvsync syncs; others are acknowledged.
@@ -79,11 +79,11 @@ pub fn person(value: &Value, context: ParseContext<'_>) -> Result<Person, Payloa
         }
     }
     for entry in people::primary_first(&root, "phones", is_primary)? {
-        if let Some(raw) = entry.string("value")? {
+        if let Some(raw) = entry.phone("value")? {
             let kind = PhoneKind::from_label(entry.string("type")?);
             people::add_phone(
                 &mut person,
-                raw,
+                &raw,
                 kind,
                 context.region,
                 &entry.field_path("value"),
@@ -116,9 +116,11 @@ pub fn person(value: &Value, context: ParseContext<'_>) -> Result<Person, Payloa
     Ok(person)
 }
 
-/// Follow Up Boss flags the primary email, phone and address.
+/// Follow Up Boss flags the primary email, phone and address, as `true`,
+/// `1` or `"1"` alike (SPEC section 7, loosely typed); anything else is not
+/// primary.
 fn is_primary(entry: &Obj<'_>) -> bool {
-    entry.get("isPrimary").and_then(Value::as_bool) == Some(true)
+    entry.get("isPrimary").and_then(json::flag) == Some(true)
 }
 
 #[cfg(test)]
@@ -228,5 +230,53 @@ mod tests {
         )
         .unwrap();
         assert_eq!(person.owner_agent_id, None);
+    }
+
+    #[test]
+    fn primary_flags_are_loosely_typed() {
+        for (work, home) in [
+            (json!(0), json!(1)),
+            (json!("false"), json!("true")),
+            (json!("0"), json!("1")),
+            (json!(false), json!(true)),
+        ] {
+            let person = person(
+                &json!({
+                    "id": 7,
+                    "emails": [{"value": "ada.work@example.com", "isPrimary": work},
+                               {"value": "ada@example.com", "isPrimary": home}],
+                    "phones": [{"value": "239-555-0170", "isPrimary": work},
+                               {"value": "239-555-0171", "isPrimary": home}]
+                }),
+                context(&BTreeMap::new()),
+            )
+            .unwrap();
+            let emails: Vec<&str> = person.emails.iter().map(|e| e.as_str()).collect();
+            assert_eq!(
+                emails,
+                ["ada@example.com", "ada.work@example.com"],
+                "{home}"
+            );
+            assert_eq!(person.phones[0].e164, "+12395550171", "{home}");
+        }
+    }
+
+    #[test]
+    fn phones_come_as_strings_or_numbers_and_invalid_ones_are_said() {
+        let person = person(
+            &json!({
+                "id": 8,
+                "phones": [{"value": 2395550172_u64, "type": "mobile"},
+                           {"value": "0044 20 7946 0019", "type": "work"},
+                           {"value": "+44 (0) 20 7946 0018", "type": "work"}]
+            }),
+            context(&BTreeMap::new()),
+        )
+        .unwrap();
+        let numbers: Vec<&str> = person.phones.iter().map(|p| p.e164.as_str()).collect();
+        assert_eq!(numbers, ["+12395550172", "+442079460018"]);
+        assert_eq!(person.problems.len(), 1, "{:?}", person.problems);
+        assert!(person.problems[0].starts_with("person.phones[1].value is not a valid"));
+        assert!(!person.problems[0].contains("7946"));
     }
 }

@@ -52,7 +52,7 @@ fn person(contact: &Obj<'_>, context: ParseContext<'_>) -> Result<Person, Payloa
 
     for (path, value) in contact.array("phones")? {
         let entry = element_object(path, value)?;
-        let Some(number) = entry.string("number")?.filter(|n| !n.trim().is_empty()) else {
+        let Some(number) = entry.phone("number")? else {
             return Err(PayloadError::new(
                 &entry.field_path("number"),
                 "is required",
@@ -61,7 +61,7 @@ fn person(contact: &Obj<'_>, context: ParseContext<'_>) -> Result<Person, Payloa
         let kind = PhoneKind::from_label(entry.string("type")?);
         people::add_phone(
             &mut person,
-            number,
+            &number,
             kind,
             context.region,
             &entry.field_path("number"),
@@ -255,5 +255,59 @@ mod tests {
                 .unwrap();
         assert_eq!(event.event_id, None);
         assert!(only_person(&event).emails.is_empty());
+    }
+
+    /// Issue #10: a country code wins over `default_country`, `(0)` is the
+    /// trunk prefix, an extension is split off, and a number with no area
+    /// code is reported instead of written.
+    #[test]
+    fn phones_are_read_as_libphonenumber_reads_them() {
+        let event = parse_json(json!({"contact": {"phones": [
+            {"number": "+33 1 99 00 12 34", "type": "work"},
+            {"number": "+44 (0) 20 7946 0018", "type": "work"},
+            {"number": "0044 20 7946 0019", "type": "work"},
+            {"number": "555-0102", "type": "home"},
+            {"number": "+1 239 555 0100;ext=123", "type": "mobile"},
+            {"number": 2395550101_u64, "type": "mobile"}
+        ]}}))
+        .unwrap();
+        let person = only_person(&event);
+        let numbers: Vec<_> = person
+            .phones
+            .iter()
+            .map(|p| (p.e164.as_str(), p.extension.as_deref()))
+            .collect();
+        assert_eq!(
+            numbers,
+            [
+                ("+33199001234", None),
+                ("+442079460018", None),
+                ("+12395550100", Some("123")),
+                ("+12395550101", None)
+            ]
+        );
+        assert_eq!(person.problems.len(), 2, "{:?}", person.problems);
+        assert!(person.problems[0].starts_with("contact.phones[2].number is not a valid"));
+        assert!(person.problems[1].starts_with("contact.phones[3].number is not a valid"));
+        assert!(
+            !person
+                .problems
+                .iter()
+                .any(|p| p.contains("0102") || p.contains("7946"))
+        );
+    }
+
+    #[test]
+    fn a_body_behind_a_byte_order_mark_is_read() {
+        let mut body = b"\xEF\xBB\xBF".to_vec();
+        body.extend_from_slice(br#"{"contact": {"email": "ada@example.com"}}"#);
+        let map = Default::default();
+        let context = ParseContext {
+            region: Region::default(),
+            agent_map: &map,
+        };
+        let event =
+            crate::sources::parse(crate::settings::Source::Generic, &body, context).unwrap();
+        assert_eq!(only_person(&event).emails[0].as_str(), "ada@example.com");
     }
 }

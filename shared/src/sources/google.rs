@@ -2,11 +2,9 @@
 //! primary entry of each field comes first (`metadata.primary`, else the
 //! first entry); the change time is the newest `metadata.sources[].updateTime`.
 
-use serde_json::Value;
-
 use crate::contact::{Address, Person, PhoneKind};
 
-use super::json::{Obj, PayloadError, element_object, object};
+use super::json::{self, Obj, PayloadError, element_object, object};
 use super::{ParseContext, SourceEvent, Subject, dates, people};
 
 pub fn parse(body: &[u8], context: ParseContext<'_>) -> Result<SourceEvent, PayloadError> {
@@ -47,14 +45,14 @@ pub fn parse(body: &[u8], context: ParseContext<'_>) -> Result<SourceEvent, Payl
         let kind = PhoneKind::from_label(entry.string("type")?);
         // `canonicalForm` is Google's own E.164 reading: it knows the
         // number's country, which `value` as written may not say.
-        let written = match text(&entry, "canonicalForm")? {
+        let written = match entry.phone("canonicalForm")? {
             Some(canonical) => Some((canonical, "canonicalForm")),
-            None => text(&entry, "value")?.map(|value| (value, "value")),
+            None => entry.phone("value")?.map(|value| (value, "value")),
         };
         if let Some((raw, field)) = written {
             people::add_phone(
                 &mut person,
-                raw,
+                &raw,
                 kind,
                 context.region,
                 &entry.field_path(field),
@@ -179,13 +177,12 @@ fn is_primary(entry: &Obj<'_>) -> Result<bool, PayloadError> {
     let Some(metadata) = entry.object("metadata")? else {
         return Ok(false);
     };
+    // Loosely typed like every flag (SPEC section 7): `1` and `"true"` too.
     match metadata.get("primary") {
         None => Ok(false),
-        Some(Value::Bool(primary)) => Ok(*primary),
-        Some(_) => Err(PayloadError::new(
-            &metadata.field_path("primary"),
-            "must be true or false",
-        )),
+        Some(value) => json::flag(value).ok_or_else(|| {
+            PayloadError::new(&metadata.field_path("primary"), "must be true or false")
+        }),
     }
 }
 
@@ -198,7 +195,7 @@ fn text<'a>(obj: &Obj<'a>, name: &str) -> Result<Option<&'a str>, PayloadError> 
 mod tests {
     use std::collections::BTreeMap;
 
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::*;
     use crate::contact::Region;
@@ -540,11 +537,11 @@ mod tests {
             "emailAddresses[0].value"
         );
         assert_eq!(
-            with("phoneNumbers", json!([{"value": 2395550100_u64}])),
+            with("phoneNumbers", json!([{"value": true}])),
             "phoneNumbers[0].value"
         );
         assert_eq!(
-            with("phoneNumbers", json!([{"canonicalForm": 12395550100_u64}])),
+            with("phoneNumbers", json!([{"canonicalForm": ["+12395550100"]}])),
             "phoneNumbers[0].canonicalForm"
         );
         assert_eq!(
@@ -629,5 +626,57 @@ mod tests {
         assert_eq!(person.address, Address::default());
         assert_eq!((&person.birthday, person.changed_at_ms), (&None, None));
         assert!(person.problems.is_empty(), "{:?}", person.problems);
+    }
+
+    /// Issue #10: read as libphonenumber reads them, in any JSON shape.
+    #[test]
+    fn phones_are_read_as_libphonenumber_reads_them() {
+        let person = person_of(json!({
+            "resourceName": "people/c2",
+            "phoneNumbers": [
+                {"value": "555-0102", "type": "home"},
+                {"value": "+33 1 99 00 12 34", "type": "work"},
+                {"value": "+44 (0) 20 7946 0018", "type": "other"},
+                {"value": "+1 239 555 0100;ext=123", "type": "mobile"},
+                {"value": 2395550101_u64, "type": "mobile"},
+                {"canonicalForm": "+33199001235", "value": "01 99 00 12 35"}
+            ]
+        }));
+        assert_eq!(
+            phones(&person),
+            [
+                ("+33199001234", PhoneKind::Work),
+                ("+442079460018", PhoneKind::Other),
+                ("+12395550100", PhoneKind::Mobile),
+                ("+12395550101", PhoneKind::Mobile),
+                ("+33199001235", PhoneKind::Other),
+            ]
+        );
+        assert_eq!(person.phones[2].extension.as_deref(), Some("123"));
+        assert_eq!(person.problems.len(), 1, "{:?}", person.problems);
+        let problem = &person.problems[0];
+        assert!(
+            problem.starts_with("phoneNumbers[0].value is not a valid +1 number"),
+            "{problem}"
+        );
+        assert!(!problem.contains("0102"), "{problem}");
+    }
+
+    #[test]
+    fn primary_flags_are_loosely_typed() {
+        for flag in [json!(1), json!("true"), json!("1"), json!(true)] {
+            let person = person_of(json!({
+                "resourceName": "people/c3",
+                "emailAddresses": [
+                    {"value": "ada.work@example.com", "metadata": {"primary": 0}},
+                    {"value": "ada@example.com", "metadata": {"primary": flag}}
+                ]
+            }));
+            assert_eq!(
+                emails(&person),
+                ["ada@example.com", "ada.work@example.com"],
+                "{flag}"
+            );
+        }
     }
 }

@@ -20,8 +20,15 @@ impl PayloadError {
     }
 }
 
-/// Parses the body as a JSON object.
+/// The UTF-8 byte-order mark some senders put before a JSON body.
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Parses the body as a JSON object. A leading UTF-8 byte-order mark is
+/// skipped: RFC 8259 section 8.1 lets a parser ignore one, and some senders
+/// add it. Only the parse skips it; the signature is verified over the body
+/// exactly as received (`crate::auth`).
 pub fn object(body: &[u8]) -> Result<Map<String, Value>, PayloadError> {
+    let body = body.strip_prefix(UTF8_BOM).unwrap_or(body);
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err(PayloadError::new("body", "must be a JSON object")),
@@ -78,6 +85,19 @@ impl<'a> Obj<'a> {
         }
     }
 
+    /// A phone number as written: a string, or a whole number (SPEC
+    /// section 7: phones come as strings or numbers). Blank reads as absent.
+    pub fn phone(&self, name: &str) -> Result<Option<String>, PayloadError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(value) => phone_text(value)
+                .map(|text| Some(text).filter(|t| !t.trim().is_empty()))
+                .ok_or_else(|| {
+                    self.error(name, "must be a phone number (a string or a whole number)")
+                }),
+        }
+    }
+
     pub fn object(&self, name: &str) -> Result<Option<Obj<'a>>, PayloadError> {
         match self.get(name) {
             None => Ok(None),
@@ -116,4 +136,86 @@ pub fn element_string<'a>(path: &str, value: &'a Value) -> Result<&'a str, Paylo
     value
         .as_str()
         .ok_or_else(|| PayloadError::new(path, "must be a string"))
+}
+
+/// A phone written as a string or as a whole JSON number (`2395550100`).
+fn phone_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => n.as_u64().map(|n| n.to_string()),
+        _ => None,
+    }
+}
+
+/// A loosely typed flag (SPEC section 7; Follow Up Boss `isPrimary`, Google
+/// `metadata.primary`): `true`/`false`, `1`/`0`, or those written as strings.
+/// `None` for anything else.
+pub fn flag(value: &Value) -> Option<bool> {
+    match value {
+        Value::Bool(b) => Some(*b),
+        Value::Number(n) => match n.as_u64() {
+            Some(1) => Some(true),
+            Some(0) => Some(false),
+            _ => None,
+        },
+        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" => Some(true),
+            "false" | "0" => Some(false),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_byte_order_mark_before_the_body_is_skipped() {
+        let mut body = UTF8_BOM.to_vec();
+        body.extend_from_slice(br#"{"a": 1}"#);
+        assert_eq!(object(&body).unwrap()["a"], json!(1));
+        // Only at the start, and only once.
+        let mut twice = UTF8_BOM.to_vec();
+        twice.extend_from_slice(&body);
+        assert_eq!(object(&twice).unwrap_err().field, "body");
+    }
+
+    #[test]
+    fn phones_come_as_strings_or_whole_numbers() {
+        let map =
+            json!({"s": " 239-555-0100 ", "n": 2395550100_u64, "blank": " ", "f": 1.5, "b": true})
+                .as_object()
+                .cloned()
+                .unwrap();
+        let root = Obj::root(&map);
+        assert_eq!(root.phone("s").unwrap().as_deref(), Some(" 239-555-0100 "));
+        assert_eq!(root.phone("n").unwrap().as_deref(), Some("2395550100"));
+        assert_eq!(root.phone("blank").unwrap(), None);
+        assert_eq!(root.phone("missing").unwrap(), None);
+        assert_eq!(root.phone("f").unwrap_err().field, "f");
+        assert_eq!(root.phone("b").unwrap_err().field, "b");
+    }
+
+    #[test]
+    fn flags_are_loosely_typed() {
+        for yes in [
+            json!(true),
+            json!(1),
+            json!("true"),
+            json!("1"),
+            json!(" TRUE "),
+        ] {
+            assert_eq!(flag(&yes), Some(true), "{yes}");
+        }
+        for no in [json!(false), json!(0), json!("false"), json!("0")] {
+            assert_eq!(flag(&no), Some(false), "{no}");
+        }
+        for neither in [json!(2), json!("yes"), json!(null), json!([]), json!(-1)] {
+            assert_eq!(flag(&neither), None, "{neither}");
+        }
+    }
 }

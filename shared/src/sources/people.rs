@@ -17,16 +17,19 @@ pub fn add_email(person: &mut Person, raw: &str, path: &str) {
     }
 }
 
-/// Adds the phone written at `path`, read in `region`.
+/// Adds the phone written at `path`, read in `region` (`default_country`)
+/// when it has no country code of its own; one that is not a valid number
+/// is left out and said in `problems` (SPEC section 6, "Phone numbers").
 pub fn add_phone(person: &mut Person, raw: &str, kind: PhoneKind, region: Region, path: &str) {
     match Phone::parse(raw, region, kind) {
-        Some(phone) if !person.phones.iter().any(|p| p.e164 == phone.e164) => {
+        Ok(phone) if !person.phones.iter().any(|p| p.e164 == phone.e164) => {
             person.phones.push(phone)
         }
-        Some(_) => {}
-        None => person
+        Ok(_) => {}
+        // The problem never repeats the number (SPEC section 4).
+        Err(problem) => person
             .problems
-            .push(format!("{path} is not a phone number; it was left out")),
+            .push(format!("{path} {problem}; it was left out")),
     }
 }
 
