@@ -3,6 +3,7 @@
 
 CARGO ?= cargo
 WEBHOOK_BIN := target/debug/webhook
+INDEXER_BIN := target/debug/kvcore-indexer
 
 .PHONY: dev test build bench venv lint cfn-lint build-webhook
 
@@ -18,12 +19,12 @@ dev: venv build-webhook
 
 ## Run every check and test, as CI does.
 test: venv lint cfn-lint build-webhook
-	WEBHOOK_BIN=$(CURDIR)/$(WEBHOOK_BIN) KVSYNC_BIN=$(CURDIR)/target/debug/kvsync infra/scripts/with-moto.sh $(CARGO) test --workspace --no-fail-fast
+	WEBHOOK_BIN=$(CURDIR)/$(WEBHOOK_BIN) INDEXER_BIN=$(CURDIR)/$(INDEXER_BIN) KVSYNC_BIN=$(CURDIR)/target/debug/kvsync infra/scripts/with-moto.sh $(CARGO) test --workspace --no-fail-fast
 
-## Measure what one event costs (release build): target/bench/report.json
+## Measure what one event costs, and a phone index build (release build): target/bench/report.json
 bench: venv
-	$(CARGO) build --release -p webhook -p kvsync-bench
-	WEBHOOK_BIN=$(CURDIR)/target/release/webhook infra/scripts/with-moto.sh target/release/kvsync-bench
+	$(CARGO) build --release -p webhook -p kvcore-indexer -p kvsync-bench
+	WEBHOOK_BIN=$(CURDIR)/target/release/webhook INDEXER_BIN=$(CURDIR)/target/release/kvcore-indexer infra/scripts/with-moto.sh target/release/kvsync-bench
 
 venv:
 	@infra/scripts/venv.sh
@@ -41,5 +42,6 @@ cfn-lint: venv
 build: venv
 	sam build --beta-features --template template.yaml
 
+## The binaries the end-to-end tests run: the functions and the CLI.
 build-webhook:
-	$(CARGO) build -p webhook -p kvsync-cli
+	$(CARGO) build -p webhook -p kvcore-indexer -p kvsync-cli

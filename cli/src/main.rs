@@ -1,7 +1,9 @@
 //! `kvsync`: the operator's command. It reads the same environment as the
 //! webhook function (WORKFLOWS_TABLE, EVENTS_TABLE, PERSONS_TABLE,
-//! KVCORE_BASE_URL; AWS credentials and region as usual) and replays events
-//! through the very code path the webhook uses.
+//! PHONE_INDEX_TABLE, KVCORE_BASE_URL; AWS credentials and region as usual)
+//! and replays events through the very code path the webhook uses.
+
+mod index;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -15,7 +17,9 @@ usage:
   kvsync replay  <workflow_id> <event_id>...        replay these events
   kvsync replay  <workflow_id> --failed             replay every failed event
   kvsync history <workflow_id> [--limit N]          recent events, newest first
-  kvsync usage   <workflow_id>                      events synced per month, by outcome";
+  kvsync usage   <workflow_id>                      events synced per month, by outcome
+  kvsync index build  <workflow_id>                 build the phone index of the workflow's scope, with progress
+  kvsync index status <workflow_id>                 the phone index of the workflow's scope: size, age, a build in progress";
 
 /// One replay gets as long as one webhook invocation.
 const REPLAY_BUDGET: Duration = Duration::from_secs(25);
@@ -40,6 +44,16 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: &[String]) -> Result<ExitCode, String> {
+    if let [command, subcommand, workflow_id] = args
+        && command == "index"
+    {
+        let services = Services::from_env().await?;
+        return match subcommand.as_str() {
+            "build" => index::build(&services, workflow_id).await,
+            "status" => index::status(&services, workflow_id).await,
+            _ => Err(USAGE.to_string()),
+        };
+    }
     let [command, workflow_id, rest @ ..] = args else {
         return Err(USAGE.to_string());
     };
@@ -168,6 +182,7 @@ fn history_line(record: &EventRecord) -> String {
     )
 }
 
+/// `unix_ms` as RFC 3339 UTC, `-` when out of range.
 fn when(unix_ms: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(unix_ms / 1000)
         .ok()

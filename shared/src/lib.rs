@@ -13,6 +13,8 @@ pub mod kvcore;
 pub mod matching;
 pub mod metrics;
 pub mod outcome;
+pub mod phone;
+pub mod phone_index;
 pub mod plan;
 pub mod retry;
 pub mod secrets;

@@ -1,7 +1,7 @@
 //! Which kvCORE contact, if any, a person already is (SPEC section 6, the
-//! heart of it). kvCORE's searches are loose (prefix filters, substring
-//! search, Profile Details fields), so every candidate is verified here
-//! against the main card only.
+//! heart of it). kvCORE's email filter matches by prefix and the phone
+//! index can be behind kvCORE, so every candidate is verified here against
+//! the main card only: list rows first, then the full record.
 
 use serde::{Deserialize, Serialize};
 
@@ -29,6 +29,22 @@ pub struct Match {
     pub also_matched: Vec<u64>,
 }
 
+impl Match {
+    /// The chosen contact's id, then the other verified candidates'.
+    pub fn ids(&self) -> Vec<u64> {
+        std::iter::once(self.contact.id)
+            .chain(self.also_matched.iter().copied())
+            .collect()
+    }
+
+    /// The same match, reporting `others` (but itself) as also matched.
+    pub fn with_others(mut self, others: impl IntoIterator<Item = u64>) -> Match {
+        let id = self.contact.id;
+        self.also_matched = others.into_iter().filter(|o| *o != id).collect();
+        self
+    }
+}
+
 /// Verifies email-search candidates: main-card `email`, trimmed and
 /// lower-cased, equal to the person's, and within the agent filter.
 pub fn by_email(email: &Email, candidates: &[KvContact], settings: &Settings) -> Option<Match> {
@@ -41,7 +57,7 @@ pub fn by_email(email: &Email, candidates: &[KvContact], settings: &Settings) ->
     )
 }
 
-/// Verifies phone-search candidates: a main-card phone, normalized to E.164
+/// Verifies phone-index candidates: a main-card phone, normalized to E.164
 /// in the workflow's region, equal to the person's, within the agent filter.
 pub fn by_phone(phone: &Phone, candidates: &[KvContact], settings: &Settings) -> Option<Match> {
     let region = settings.default_country;

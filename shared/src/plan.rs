@@ -1,21 +1,37 @@
 //! What to do for one person: the mode, the match and kvCORE's current
 //! record → an action with the exact fields to send (SPEC section 6). Pure.
 
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
 use crate::contact::Person;
 use crate::fields::{Field, FieldValues, field_values, is_empty, same_value};
+use crate::kvcore::KvContact;
 use crate::matching::Match;
 use crate::outcome::SkipReason;
 use crate::settings::Settings;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
+    /// `POST /contact` with `values`, `assigned_agent_id` and `source`.
     Create {
         values: FieldValues,
         assigned_agent_id: Option<u64>,
+        /// The workflow's `lead_source`, for kvCORE's `source`. kvCORE takes
+        /// `source` only on create (SPEC section 7), so only a create has it.
+        source: Option<String>,
     },
+    /// `PUT /contact/{id}` with `values` when there are any, then
+    /// `PUT /contact/{id}/tags` with `add_tags` when there are any; at least
+    /// one of the two is non-empty.
     Update {
         contact_id: u64,
         values: FieldValues,
+        /// Tag names (trimmed, without `#`) the contact lacks, in the event's
+        /// order, each once. Empty unless `add_tags` is on and `sync_fields`
+        /// has `hashtags` (SPEC section 6).
+        add_tags: Vec<String>,
     },
     /// The match already says everything the event says: nothing is sent.
     Unchanged { contact_id: u64 },
@@ -54,6 +70,7 @@ pub fn plan(settings: &Settings, person: &Person, found: Option<&Match>) -> Acti
         return Action::Create {
             values: wanted,
             assigned_agent_id: person.owner_agent_id.or(settings.default_agent_id),
+            source: settings.lead_source.clone(),
         };
     };
 
@@ -64,11 +81,16 @@ pub fn plan(settings: &Settings, person: &Person, found: Option<&Match>) -> Acti
             contact_id: Some(contact_id),
         };
     }
+    let add_tags = tags_to_add(settings, person, &found.contact);
     let values = update_values(settings, wanted, found);
-    if values.is_empty() {
+    if values.is_empty() && add_tags.is_empty() {
         Action::Unchanged { contact_id }
     } else {
-        Action::Update { contact_id, values }
+        Action::Update {
+            contact_id,
+            values,
+            add_tags,
+        }
     }
 }
 
@@ -87,6 +109,56 @@ fn update_values(settings: &Settings, mut wanted: FieldValues, found: &Match) ->
         }
     });
     wanted
+}
+
+/// The event's tags the contact lacks (SPEC section 6, `add_tags`): compared
+/// trimmed, without `#` and without regard to case against the full record's
+/// `hashtags`. Adding never overwrites, so `overwrite_existing` does not
+/// matter; `sync_fields` without `hashtags` means no tag is written at all.
+fn tags_to_add(settings: &Settings, person: &Person, current: &KvContact) -> Vec<String> {
+    if !settings.add_tags || !settings.sync_fields.contains(&Field::Hashtags) {
+        return Vec::new();
+    }
+    let mut held: BTreeSet<String> = held_tags(current.get(Field::Hashtags.name()))
+        .iter()
+        .map(|tag| tag.to_lowercase())
+        .collect();
+    person
+        .tags
+        .iter()
+        .map(|tag| tag_name(tag))
+        .filter(|name| !name.is_empty() && held.insert(name.to_lowercase()))
+        .map(str::to_string)
+        .collect()
+}
+
+/// A tag as kvCORE names it: trimmed, without the leading `#` (SPEC section 7).
+fn tag_name(tag: &str) -> &str {
+    tag.trim().trim_start_matches('#').trim()
+}
+
+/// The tag names a kvCORE record holds, each as `tag_name` gives it.
+/// kvCORE answers `hashtags` as a list of names, a list of `{"name": ...}`
+/// objects, or one comma-separated string; null or anything else holds none.
+pub fn held_tags(hashtags: Option<&Value>) -> Vec<String> {
+    let names: Vec<&str> = match hashtags {
+        Some(Value::String(joined)) => joined.split(',').collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|item| match item {
+                Value::String(name) => Some(name.as_str()),
+                Value::Object(tag) => tag.get("name").and_then(Value::as_str),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    names
+        .into_iter()
+        .map(tag_name)
+        .filter(|name| !name.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 #[cfg(test)]
@@ -151,7 +223,10 @@ mod tests {
     #[test]
     fn do_not_overwrite_fills_only_empty_fields() {
         let s = settings(&[("overwrite_existing", Attr::Bool(false))]);
-        let Action::Update { contact_id, values } = plan(&s, &john(), Some(&kvcore_john())) else {
+        let Action::Update {
+            contact_id, values, ..
+        } = plan(&s, &john(), Some(&kvcore_john()))
+        else {
             panic!("expected an update")
         };
         assert_eq!(contact_id, 1001);
@@ -233,6 +308,7 @@ mod tests {
         let Action::Create {
             values,
             assigned_agent_id,
+            ..
         } = plan(&s, &john(), None)
         else {
             panic!("expected a create")
@@ -248,6 +324,149 @@ mod tests {
             panic!("expected a create")
         };
         assert_eq!(assigned_agent_id, Some(9));
+    }
+
+    /// kvCORE's John with these `hashtags`, and an event that says nothing
+    /// else new: only tags can differ.
+    fn tagged(hashtags: Value, event_tags: &[&str]) -> (Person, Match) {
+        let mut found = kvcore_john();
+        found.contact.fields.insert("hashtags".into(), hashtags);
+        let person = Person {
+            emails: john().emails,
+            tags: event_tags.iter().map(|t| t.to_string()).collect(),
+            ..Person::default()
+        };
+        (person, found)
+    }
+
+    fn adding_tags(pairs: &[(&str, Attr)]) -> Settings {
+        let mut pairs = pairs.to_vec();
+        pairs.push(("add_tags", Attr::Bool(true)));
+        settings(&pairs)
+    }
+
+    #[test]
+    fn add_tags_adds_only_the_tags_the_contact_lacks() {
+        let (person, found) = tagged(json!(["buyer"]), &["buyer", "open-house", "vip"]);
+        assert_eq!(
+            plan(&adding_tags(&[]), &person, Some(&found)),
+            Action::Update {
+                contact_id: 1001,
+                values: FieldValues::new(),
+                add_tags: vec!["open-house".into(), "vip".into()],
+            }
+        );
+    }
+
+    #[test]
+    fn tags_compare_without_case_space_or_hash() {
+        let (person, found) = tagged(
+            json!(["#Buyer", " VIP "]),
+            &["buyer", " #vip", "#Open-House ", "open-house"],
+        );
+        let Action::Update { add_tags, .. } = plan(&adding_tags(&[]), &person, Some(&found)) else {
+            panic!("expected an update")
+        };
+        assert_eq!(
+            add_tags,
+            ["Open-House"],
+            "sent without '#', trimmed, once, in the event's spelling"
+        );
+    }
+
+    #[test]
+    fn held_tags_come_as_names_objects_or_one_string() {
+        for hashtags in [
+            json!(["buyer", "#vip"]),
+            json!([{"name": "buyer", "locked": 0}, {"name": "#VIP"}]),
+            json!("buyer, #vip"),
+        ] {
+            let (person, found) = tagged(hashtags.clone(), &["Buyer", "vip"]);
+            assert_eq!(
+                plan(&adding_tags(&[]), &person, Some(&found)),
+                Action::Unchanged { contact_id: 1001 },
+                "{hashtags}"
+            );
+            let (person, found) = tagged(hashtags.clone(), &["buyer", "seller"]);
+            let Action::Update { add_tags, .. } = plan(&adding_tags(&[]), &person, Some(&found))
+            else {
+                panic!("expected an update for {hashtags}")
+            };
+            assert_eq!(add_tags, ["seller"], "{hashtags}");
+        }
+        assert!(held_tags(Some(&json!(null))).is_empty());
+        assert!(held_tags(Some(&json!(""))).is_empty());
+        assert!(held_tags(None).is_empty());
+    }
+
+    #[test]
+    fn without_add_tags_new_tags_alone_are_unchanged() {
+        let (person, found) = tagged(json!([]), &["buyer"]);
+        assert_eq!(
+            plan(&settings(&[]), &person, Some(&found)),
+            Action::Unchanged { contact_id: 1001 }
+        );
+    }
+
+    #[test]
+    fn add_tags_writes_nothing_when_sync_fields_lack_hashtags() {
+        let s = adding_tags(&[("sync_fields", Attr::Ss(vec!["email".into()]))]);
+        let (person, found) = tagged(json!([]), &["buyer"]);
+        assert_eq!(
+            plan(&s, &person, Some(&found)),
+            Action::Unchanged { contact_id: 1001 }
+        );
+        let with_hashtags = adding_tags(&[("sync_fields", Attr::Ss(vec!["hashtags".into()]))]);
+        assert!(matches!(
+            plan(&with_hashtags, &person, Some(&found)),
+            Action::Update { add_tags, .. } if add_tags == ["buyer"]
+        ));
+    }
+
+    #[test]
+    fn fields_and_tags_change_together() {
+        let s = adding_tags(&[("overwrite_existing", Attr::Bool(false))]);
+        let Action::Update {
+            values, add_tags, ..
+        } = plan(&s, &john(), Some(&kvcore_john()))
+        else {
+            panic!("expected an update")
+        };
+        assert_eq!(names(&values)[0], "primary_address");
+        assert!(!values.contains_key(&Field::Hashtags));
+        assert_eq!(
+            add_tags,
+            ["buyer"],
+            "adding overwrites nothing, so it ignores overwrite_existing"
+        );
+    }
+
+    #[test]
+    fn lead_source_goes_on_create_only() {
+        let s = settings(&[
+            ("lead_source", Attr::S("Follow Up Boss".into())),
+            ("sync_fields", Attr::Ss(vec!["email".into()])),
+        ]);
+        let Action::Create { source, values, .. } = plan(&s, &john(), None) else {
+            panic!("expected a create")
+        };
+        assert_eq!(
+            source.as_deref(),
+            Some("Follow Up Boss"),
+            "a workflow constant: sync_fields do not gate it"
+        );
+        assert_eq!(names(&values), ["email"]);
+        let Action::Create { source, .. } = plan(&settings(&[]), &john(), None) else {
+            panic!("expected a create")
+        };
+        assert_eq!(source, None);
+        // An update has no place for `source` at all; with nothing else new
+        // the lead source alone makes no update.
+        let (person, found) = tagged(json!([]), &[]);
+        assert_eq!(
+            plan(&s, &person, Some(&found)),
+            Action::Unchanged { contact_id: 1001 }
+        );
     }
 
     #[test]

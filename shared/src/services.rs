@@ -4,7 +4,7 @@
 use crate::followupboss::{self, FollowUpBoss};
 use crate::kvcore::{DEFAULT_BASE_URL, Kvcore};
 use crate::secrets::Secrets;
-use crate::store::{DEFAULT_RETENTION_DAYS, Ledger, Workflows};
+use crate::store::{DEFAULT_RETENTION_DAYS, Ledger, PhoneIndexStore, Workflows};
 
 pub struct Services {
     pub workflows: Workflows,
@@ -12,6 +12,8 @@ pub struct Services {
     pub kvcore: Kvcore,
     pub ledger: Ledger,
     pub followupboss: FollowUpBoss,
+    /// The phone index (SPEC section 9).
+    pub phone_index: PhoneIndexStore,
 }
 
 impl Services {
@@ -38,6 +40,7 @@ impl Services {
             secrets: Secrets::new(aws_sdk_secretsmanager::Client::new(&aws)),
             kvcore: Kvcore::new(&kvcore_base).map_err(|e| e.to_string())?,
             followupboss: FollowUpBoss::new(&followupboss_base).map_err(|e| e.to_string())?,
+            phone_index: PhoneIndexStore::new(dynamodb.clone(), env("PHONE_INDEX_TABLE")?),
             ledger: Ledger::new(
                 dynamodb,
                 env("EVENTS_TABLE")?,

@@ -92,7 +92,21 @@ pub struct Settings {
     pub auth: AuthScheme,
     pub source_api_secret: Option<String>,
     pub dry_run: bool,
+    /// Written to kvCORE's `source` on create, never on update (kvCORE
+    /// ignores `source` on update, SPEC section 7). A workflow constant, so
+    /// `sync_fields` does not gate it.
+    pub lead_source: Option<String>,
+    /// On update, add the event's tags the contact lacks with
+    /// `PUT /contact/{id}/tags`; tags are never removed (SPEC section 6).
+    pub add_tags: bool,
+    /// kvCORE requests per second sent for this workflow's token by the
+    /// bulk flows (phone index builds and refreshes; SPEC section 3).
+    /// Positive; may be fractional (0.5 is one request every 2 s).
+    pub kvcore_max_rps: f64,
 }
+
+/// `kvcore_max_rps` when a workflow does not set it (SPEC section 3).
+pub const DEFAULT_KVCORE_MAX_RPS: f64 = 5.0;
 
 impl Settings {
     /// Whether an agent passes the workflow's agent filter.
@@ -112,7 +126,7 @@ pub struct SettingsError {
 }
 
 /// Every attribute a workflow item may have.
-pub const KNOWN_ATTRIBUTES: [&str; 16] = [
+pub const KNOWN_ATTRIBUTES: [&str; 19] = [
     "workflow_id",
     "enabled",
     "source",
@@ -129,6 +143,9 @@ pub const KNOWN_ATTRIBUTES: [&str; 16] = [
     "auth",
     "source_api_secret",
     "dry_run",
+    "lead_source",
+    "add_tags",
+    "kvcore_max_rps",
 ];
 
 /// A workflow attribute nobody reads, with the known name it most resembles.
@@ -205,6 +222,11 @@ pub fn parse(
         auth,
         source_api_secret: read.string("source_api_secret")?,
         dry_run: read.boolean("dry_run")?.unwrap_or(false),
+        lead_source: read.string("lead_source")?,
+        add_tags: read.boolean("add_tags")?.unwrap_or(false),
+        kvcore_max_rps: read
+            .positive_number("kvcore_max_rps")?
+            .unwrap_or(DEFAULT_KVCORE_MAX_RPS),
     };
     check_combinations(&settings, item)?;
 
@@ -240,15 +262,15 @@ fn check_combinations(settings: &Settings, item: &Item) -> Result<(), SettingsEr
             "nothing".to_string(),
         ));
     }
-    if let Some(default) = settings.default_agent_id {
-        if !settings.allows_agent(Some(default)) {
-            return Err(error(
-                "default_agent_id",
-                "one of agent_ids (created contacts must stay within the workflow's agents)",
-                item.get("default_agent_id")
-                    .map_or_else(String::new, Attr::describe),
-            ));
-        }
+    if let Some(default) = settings.default_agent_id
+        && !settings.allows_agent(Some(default))
+    {
+        return Err(error(
+            "default_agent_id",
+            "one of agent_ids (created contacts must stay within the workflow's agents)",
+            item.get("default_agent_id")
+                .map_or_else(String::new, Attr::describe),
+        ));
     }
     Ok(())
 }
@@ -328,6 +350,22 @@ impl Reader<'_> {
                 .map(|(_, v)| Some(*v))
                 .ok_or_else(|| self.error(name, &expected, attr)),
             other => Err(self.error(name, &expected, other)),
+        }
+    }
+
+    /// A positive, finite number (N), e.g. a rate.
+    fn positive_number(&self, name: &str) -> Result<Option<f64>, SettingsError> {
+        const EXPECTED: &str = "a positive number (N), e.g. 5 or 0.5";
+        match self.get(name) {
+            None => Ok(None),
+            Some(attr @ Attr::N(n)) => n
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite() && *v > 0.0)
+                .map(Some)
+                .ok_or_else(|| self.error(name, EXPECTED, attr)),
+            Some(other) => Err(self.error(name, EXPECTED, other)),
         }
     }
 
@@ -444,11 +482,14 @@ mod tests {
         assert!(unknown.is_empty());
         assert!(s.enabled && s.create_contacts && s.update_contacts && s.overwrite_existing);
         assert!(!s.dry_run);
+        assert!(!s.add_tags);
+        assert_eq!(s.lead_source, None);
         assert_eq!(s.source, Source::Generic);
         assert_eq!(s.auth, AuthScheme::Standard);
         assert!(s.agent_ids.is_empty());
         assert_eq!(s.sync_fields.len(), Field::ALL.len());
         assert_eq!(s.default_country, Region::default());
+        assert_eq!(s.kvcore_max_rps, 5.0);
     }
 
     #[test]
@@ -471,8 +512,12 @@ mod tests {
             ("default_country", Attr::S("gb".into())),
             ("source_api_secret", Attr::S("kvsync/demo/fub".into())),
             ("dry_run", Attr::Bool(true)),
+            ("lead_source", Attr::S(" Follow Up Boss ".into())),
+            ("add_tags", Attr::Bool(true)),
+            ("kvcore_max_rps", Attr::N("2.5".into())),
         ]);
-        let (s, _) = parse("demo", &item).unwrap();
+        let (s, unknown) = parse("demo", &item).unwrap();
+        assert!(unknown.is_empty(), "{unknown:?}");
         assert!(!s.enabled && !s.create_contacts && s.update_contacts && !s.overwrite_existing);
         assert_eq!(s.source, Source::FollowUpBoss);
         assert_eq!(
@@ -490,6 +535,25 @@ mod tests {
         assert_eq!(s.default_country, Region::parse("GB").unwrap());
         assert_eq!(s.source_api_secret.as_deref(), Some("kvsync/demo/fub"));
         assert!(s.dry_run);
+        assert_eq!(s.lead_source.as_deref(), Some("Follow Up Boss"));
+        assert!(s.add_tags);
+        assert_eq!(s.kvcore_max_rps, 2.5);
+    }
+
+    #[test]
+    fn kvcore_max_rps_must_be_a_positive_number() {
+        for bad in [
+            Attr::N("0".into()),
+            Attr::N("-1".into()),
+            Attr::S("5".into()),
+        ] {
+            let err = error_of(&with(&[("kvcore_max_rps", bad.clone())]));
+            assert_eq!(err.attribute, "kvcore_max_rps", "{bad:?}");
+        }
+        assert_eq!(
+            error_of(&with(&[("kvcore_max_rps", Attr::N("0".into()))])).to_string(),
+            "workflow 'demo': attribute 'kvcore_max_rps' must be a positive number (N), e.g. 5 or 0.5, found N \"0\""
+        );
     }
 
     #[test]
@@ -512,6 +576,15 @@ mod tests {
     }
 
     #[test]
+    fn a_lead_source_that_is_not_a_string_is_refused_by_name() {
+        let err = error_of(&with(&[("lead_source", Attr::N("7".into()))]));
+        assert_eq!(
+            err.to_string(),
+            "workflow 'demo': attribute 'lead_source' must be a non-empty string (S), found N \"7\""
+        );
+    }
+
+    #[test]
     fn wrong_values_are_refused_with_their_attribute() {
         let cases = [
             ("source", Attr::S("hubspot".into())),
@@ -523,6 +596,9 @@ mod tests {
             ("default_country", Attr::S("Narnia".into())),
             ("dry_run", Attr::N("1".into())),
             ("kvcore_token_secret", Attr::S("  ".into())),
+            ("lead_source", Attr::N("1".into())),
+            ("lead_source", Attr::Ss(vec!["Zillow".into()])),
+            ("add_tags", Attr::S("true".into())),
         ];
         for (name, attr) in cases {
             let err = error_of(&with(&[(name, attr.clone())]));

@@ -4,6 +4,7 @@
 //! The only place that orders I/O; every step is a call into a module that
 //! does one thing.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -15,18 +16,23 @@ use crate::auth::{self, AuthError};
 use crate::contact::Person;
 use crate::delivery::{Delivery, MAX_BODY_BYTES};
 use crate::fields::FieldValues;
+use crate::fields::{Field, field_values};
 use crate::followupboss::SourceError;
-use crate::kvcore::{KvcoreError, Session};
+use crate::kvcore::{KvContact, KvcoreError, Session};
 use crate::matching::{self, Match};
 use crate::metrics;
 use crate::outcome::{EventAnswer, Outcome, PersonResult, SkipReason};
+use crate::phone_index::{self, IndexError, PhoneIndex, Scope, phones_after, phones_of};
 use crate::plan::{self, Action};
 use crate::retry::Transient;
 use crate::secrets::{self, SecretError};
 pub use crate::services::Services;
 use crate::settings::Settings;
 use crate::sources::{self, ParseContext, PayloadError, SourceEvent, Subject};
-use crate::store::{Claim, Ending, PersonWrite, StoreError, WorkflowError, person_keys};
+use crate::store::{
+    Claim, Ending, EventClaim, LockRequest, PersonLock, PersonWrite, StoreError, WorkflowError,
+    person_keys,
+};
 
 /// A person's lock outlives the invocation that holds it by this much, so a
 /// crashed holder's lock frees soon after its deadline.
@@ -88,6 +94,10 @@ pub enum SyncError {
     /// DynamoDB or Secrets Manager did not answer.
     #[error("{0}")]
     AwsUnavailable(String),
+    /// The phone index of the workflow's kvCORE token has not finished its
+    /// first build (SPEC section 9); the event is kept.
+    #[error("the phone index of this workflow's kvCORE token is still being built; retry later")]
+    PhoneIndexBuilding,
     /// Replay only: no such recorded event, or nothing left to replay it from.
     #[error("{0}")]
     NotReplayable(String),
@@ -104,6 +114,7 @@ impl SyncError {
             SyncError::InProgress => "in_progress",
             SyncError::Misconfigured(_) => "misconfigured_workflow",
             SyncError::Kvcore(KvcoreError::Unauthorized) => "kvcore_unauthorized",
+            SyncError::Kvcore(KvcoreError::CandidatesUnread { .. }) => "kvcore_candidates_unread",
             SyncError::Kvcore(e) if e.is_transient() => "kvcore_unavailable",
             SyncError::Kvcore(_) => "kvcore_rejected",
             SyncError::PersonBusy => "person_busy",
@@ -111,7 +122,18 @@ impl SyncError {
             SyncError::Source(e) if e.is_transient() => "source_unavailable",
             SyncError::Source(_) => "source_rejected",
             SyncError::AwsUnavailable(_) => "aws_unavailable",
+            SyncError::PhoneIndexBuilding => "phone_index_building",
             SyncError::NotReplayable(_) => "not_replayable",
+        }
+    }
+}
+
+impl From<IndexError> for SyncError {
+    fn from(error: IndexError) -> SyncError {
+        match error {
+            IndexError::Building => SyncError::PhoneIndexBuilding,
+            IndexError::Kvcore(e) => SyncError::Kvcore(e),
+            IndexError::Store(e) => e.into(),
         }
     }
 }
@@ -218,16 +240,12 @@ async fn run_event(
 ) -> Result<EventAnswer, SyncError> {
     let workflow_id = settings.workflow_id.as_str();
     let payload = String::from_utf8_lossy(&delivery.body);
-    let claim = services
-        .ledger
-        .claim_event(
-            workflow_id,
-            &event_id,
-            &payload,
-            now_ms(),
-            invocation.deadline_ms,
-        )
-        .await?;
+    let owner = format!("{event_id}@{}", now_ms());
+    let first_lock = first_lock_key(settings, event);
+    let (claim, prelocked) = claim(
+        services, settings, &event_id, &payload, invocation, &owner, first_lock,
+    )
+    .await?;
     match claim {
         Claim::Claimed => {}
         Claim::Completed(mut answer) => {
@@ -242,10 +260,12 @@ async fn run_event(
         services,
         settings,
         invocation,
-        owner: format!("{event_id}@{}", now_ms()),
+        owner,
+        prelocked,
         kvcore_token: None,
         source_api_key: None,
         persons: Vec::new(),
+        index_writes: Vec::new(),
         kvcore_requests: 0,
         kvcore_busy_ms: 0,
     };
@@ -266,9 +286,9 @@ async fn run_event(
                 busy_ms,
             ));
             let ending = Ending::Completed(&answer);
-            ledger
-                .finish(workflow_id, &answer.event_id, ending, persons, now_ms())
-                .await?;
+            let finish = ledger.finish(workflow_id, &answer.event_id, ending, persons, now_ms());
+            let (finished, ()) = tokio::join!(finish, write_through(services, &run.index_writes));
+            finished?;
             Ok(answer)
         }
         Err(error) => {
@@ -283,14 +303,81 @@ async fn run_event(
                 code: error.code(),
                 message: &message,
             };
-            if let Err(store) = ledger
-                .finish(workflow_id, &event_id, ending, persons, now_ms())
-                .await
-            {
+            let finish = ledger.finish(workflow_id, &event_id, ending, persons, now_ms());
+            let (finished, ()) = tokio::join!(finish, write_through(services, &run.index_writes));
+            if let Err(store) = finished {
                 tracing::error!(%store, "the failed event could not be recorded; the source's retry redoes it");
             }
             Err(error)
         }
+    }
+}
+
+/// The lock key of the event's first person, when it comes in the payload
+/// and will be looked up (then its lock is taken with the claim).
+fn first_lock_key(settings: &Settings, event: &SourceEvent) -> Option<String> {
+    let Some(Subject::Person(person)) = event.subjects.first() else {
+        return None;
+    };
+    if plan::precheck(settings, person).is_some() {
+        return None;
+    }
+    person_keys(&settings.workflow_id, person)
+        .into_iter()
+        .next()
+}
+
+/// Claims the event, and with it the first person's lock when there is
+/// one to take: one conditional transaction, while the person's item is
+/// read beside it, so the critical path has one DynamoDB round trip here
+/// instead of two (docs/reliability.md). The overlapped read is trusted
+/// unless it saw another invocation holding the lock: that one may have
+/// recorded a contact since, so the item is read again.
+async fn claim(
+    services: &Services,
+    settings: &Settings,
+    event_id: &str,
+    payload: &str,
+    invocation: Invocation,
+    owner: &str,
+    first_lock: Option<String>,
+) -> Result<(Claim, Option<PersonLock>), SyncError> {
+    let ledger = &services.ledger;
+    let now = now_ms();
+    let workflow_id = settings.workflow_id.as_str();
+    let claim_alone =
+        || ledger.claim_event(workflow_id, event_id, payload, now, invocation.deadline_ms);
+    let Some(key) = first_lock else {
+        return Ok((claim_alone().await?, None));
+    };
+    let event = EventClaim {
+        workflow_id,
+        event_id,
+        payload,
+        now_ms: now,
+        lease_until_ms: invocation.deadline_ms,
+    };
+    let lock = LockRequest {
+        key: &key,
+        owner,
+        lease_until_ms: invocation.deadline_ms + LOCK_GRACE_MS,
+    };
+    let (claimed, read) = tokio::join!(
+        ledger.claim_event_and_lock(event, lock),
+        ledger.person(&key)
+    );
+    match claimed? {
+        Some(Claim::Claimed) => {
+            let state = match read {
+                Ok(state) if !state.held_by_another(owner, now) => state,
+                _ => ledger.person(&key).await?,
+            };
+            Ok((Claim::Claimed, Some(state.lock)))
+        }
+        Some(refused) => Ok((refused, None)),
+        // Another event holds the person: claim alone; the person's turn
+        // waits for its lock as any other.
+        None => Ok((claim_alone().await?, None)),
     }
 }
 
@@ -303,9 +390,13 @@ struct EventRun<'a> {
     invocation: Invocation,
     /// Who holds the persons' locks: this attempt of this event.
     owner: String,
+    /// The first person's lock, taken with the event's claim.
+    prelocked: Option<PersonLock>,
     kvcore_token: Option<String>,
     source_api_key: Option<Arc<str>>,
     persons: Vec<PersonWrite>,
+    /// Contacts written to kvCORE, for the phone index's write-through.
+    index_writes: Vec<(Scope, IndexWrite)>,
     kvcore_requests: u32,
     kvcore_busy_ms: u64,
 }
@@ -385,11 +476,12 @@ impl EventRun<'_> {
         let lease_until = invocation.deadline_ms + LOCK_GRACE_MS;
         let give_up_at = invocation.deadline - PERSON_WAIT_MARGIN;
         let ledger = &services.ledger;
-        let Some(lock) = ledger
-            .lock_person(&lock_key, &self.owner, lease_until, give_up_at)
-            .await?
-        else {
-            return Err(SyncError::PersonBusy);
+        let lock = match self.prelocked.take().filter(|lock| lock.key == lock_key) {
+            Some(lock) => lock,
+            None => ledger
+                .lock_person(&lock_key, &self.owner, lease_until, give_up_at)
+                .await?
+                .ok_or(SyncError::PersonBusy)?,
         };
         self.persons.push(PersonWrite {
             lock_key,
@@ -399,23 +491,35 @@ impl EventRun<'_> {
         });
 
         // Sources deliver out of order: a change older than one applied is stale.
-        if let (Some(changed), Some(applied)) = (person.changed_at_ms, lock.last_changed_ms) {
-            if changed < applied {
-                return Ok(skipped(
-                    settings,
-                    person,
-                    SkipReason::StaleEvent,
-                    lock.contact_id,
-                ));
-            }
+        if let (Some(changed), Some(applied)) = (person.changed_at_ms, lock.last_changed_ms)
+            && changed < applied
+        {
+            return Ok(skipped(
+                settings,
+                person,
+                SkipReason::StaleEvent,
+                lock.contact_id,
+            ));
         }
 
         let token = self.kvcore_token.as_deref().unwrap_or_default();
         let session = services.kvcore.session(token, invocation.deadline);
-        let result = sync_person(&session, settings, person, lock.contact_id).await;
+        let scope = Scope::of(settings);
+        let index = PhoneIndex {
+            store: &services.phone_index,
+            session: &session,
+            scope: &scope,
+            owner: &self.owner,
+            deadline: invocation.deadline,
+            deadline_ms: invocation.deadline_ms,
+        };
+        let result = sync_person(&index, settings, person, lock.contact_id).await;
         self.kvcore_requests += session.requests();
         self.kvcore_busy_ms += session.busy_ms();
-        let result = result?;
+        let (result, index_write) = result?;
+        if let Some(write) = index_write {
+            self.index_writes.push((scope, write));
+        }
         tracing::info!(
             source_id = result.source_id.as_deref().unwrap_or(""),
             email = person.primary_email().map(|e| e.masked()).unwrap_or_default(),
@@ -436,28 +540,64 @@ impl EventRun<'_> {
     }
 }
 
-/// Looks the person up, decides, and writes (unless a dry run).
+/// Looks the person up, decides, and writes (unless a dry run). Answers
+/// the result and, when kvCORE was written, the contact's phones before
+/// and after for the index's write-through (SPEC section 9).
 async fn sync_person(
-    session: &Session<'_>,
+    index: &PhoneIndex<'_>,
     settings: &Settings,
     person: &Person,
     recorded: Option<u64>,
-) -> Result<PersonResult, SyncError> {
-    let found = lookup(session, settings, person, recorded).await?;
-    match execute(session, settings, person, found.as_ref()).await {
-        // kvCORE refused the create as a duplicate: it holds the person
-        // already, so look again and treat what it finds as the match. If its
-        // search does not show that contact yet, answer transient so the
-        // source retries once it does.
-        Err(KvcoreError::Conflict) => match lookup(session, settings, person, None).await? {
-            Some(found) => Ok(execute(session, settings, person, Some(&found)).await?),
-            None if held_by_another_agent(session, settings, person).await? => {
-                Ok(skipped(settings, person, SkipReason::AgentFiltered, None))
+) -> Result<(PersonResult, Option<IndexWrite>), SyncError> {
+    let session = index.session;
+    let found = lookup(index, settings, person, recorded).await?;
+    let (result, found) = match execute(session, settings, person, found.as_ref()).await {
+        // kvCORE refused the create as a duplicate (409, or 422 naming the
+        // email as taken): it holds the person already, so look again and
+        // treat what it finds as the match. If its list does not show that
+        // contact yet, answer transient so the source retries once it does.
+        Err(KvcoreError::Conflict) => match lookup(index, settings, person, None).await? {
+            Some(found) => (
+                execute(session, settings, person, Some(&found)).await?,
+                Some(found),
+            ),
+            None if held_by_another_agent(index, settings, person).await? => {
+                let result = skipped(settings, person, SkipReason::AgentFiltered, None);
+                return Ok((result, None));
             }
-            None => Err(KvcoreError::Unavailable { status: 409 }.into()),
+            None => return Err(KvcoreError::Unavailable { status: 409 }.into()),
         },
-        result => Ok(result?),
-    }
+        result => (result?, found),
+    };
+    let written =
+        matches!(result.outcome, Outcome::Created | Outcome::Updated) && !settings.dry_run;
+    let index_write = match (written, result.contact_id) {
+        (true, Some(contact_id)) => {
+            let before = found.as_ref().map(|m| &m.contact);
+            let wanted = field_values(person);
+            let values = result
+                .fields
+                .iter()
+                .filter_map(|name| Field::from_name(name))
+                .filter_map(|field| Some((field.name(), wanted.get(&field)?)));
+            Some(IndexWrite {
+                contact_id,
+                before: before
+                    .map(|c| phones_of(c, settings.default_country))
+                    .unwrap_or_default(),
+                after: phones_after(before, values, settings.default_country),
+            })
+        }
+        _ => None,
+    };
+    Ok((result, index_write))
+}
+
+/// A contact kvsync wrote, for the phone index.
+struct IndexWrite {
+    contact_id: u64,
+    before: BTreeSet<String>,
+    after: BTreeSet<String>,
 }
 
 /// Plans the action for a person and its match, and carries it out.
@@ -472,21 +612,35 @@ async fn execute(
             return Ok(skipped(settings, person, reason, contact_id));
         }
         Action::Unchanged { contact_id } => (Outcome::Unchanged, Some(contact_id), Vec::new()),
-        Action::Update { contact_id, values } => {
-            if !settings.dry_run {
+        Action::Update {
+            contact_id,
+            values,
+            add_tags,
+        } => {
+            // Fields first, then tags: kvCORE takes tags only on their own
+            // endpoint. A retry after a failed tags request finds the fields
+            // already equal and sends only the tags.
+            if !settings.dry_run && !values.is_empty() {
                 session.update(contact_id, &body(&values, None)).await?;
             }
-            (
-                Outcome::Updated,
-                Some(contact_id),
-                field_names(&values, None),
-            )
+            if !settings.dry_run && !add_tags.is_empty() {
+                session.add_tags(contact_id, &add_tags).await?;
+            }
+            let mut fields = field_names(&values, None);
+            if !add_tags.is_empty() {
+                fields.push(crate::fields::Field::Hashtags.name().to_string());
+            }
+            (Outcome::Updated, Some(contact_id), fields)
         }
         Action::Create {
             values,
             assigned_agent_id,
+            source,
         } => {
-            let body = body(&values, assigned_agent_id);
+            let mut body = body(&values, assigned_agent_id);
+            if let Some(source) = source {
+                body.insert("source".to_string(), Value::String(source));
+            }
             let contact_id = match settings.dry_run {
                 true => None,
                 false => Some(session.create(&body).await?.id),
@@ -509,10 +663,10 @@ async fn execute(
 /// Whether kvCORE's duplicate is a contact outside the workflow's agents:
 /// then it is another agent's person, neither ours to create nor to update.
 async fn held_by_another_agent(
-    session: &Session<'_>,
+    index: &PhoneIndex<'_>,
     settings: &Settings,
     person: &Person,
-) -> Result<bool, KvcoreError> {
+) -> Result<bool, SyncError> {
     if settings.agent_ids.is_empty() {
         return Ok(false);
     }
@@ -520,45 +674,104 @@ async fn held_by_another_agent(
         agent_ids: Default::default(),
         ..settings.clone()
     };
-    Ok(lookup(session, &unfiltered, person, None).await?.is_some())
+    Ok(lookup(index, &unfiltered, person, None).await?.is_some())
 }
 
 /// The contact an earlier event recorded for this person, when it is still
 /// the person; else email first (each of the person's emails), then each
-/// phone. Every candidate kvCORE offers is verified by `matching`.
+/// phone through the phone index (SPEC section 6). Every candidate is
+/// verified by `matching`; a match is answered as its full record (`GET
+/// /contact/{id}`), except in create-only mode, where a match is skipped
+/// without comparing fields and so needs no read.
 async fn lookup(
-    session: &Session<'_>,
+    index: &PhoneIndex<'_>,
     settings: &Settings,
     person: &Person,
     recorded: Option<u64>,
-) -> Result<Option<Match>, KvcoreError> {
-    if let Some(id) = recorded {
-        match session.get(id).await {
-            Ok(contact) => {
-                if let Some(found) = matching::recorded(contact, person, settings) {
-                    return Ok(Some(found));
-                }
-            }
-            // Deleted in kvCORE since: search as if never seen.
-            Err(KvcoreError::NotFound) => {}
-            Err(e) => return Err(e),
-        }
+) -> Result<Option<Match>, SyncError> {
+    let session = index.session;
+    // Deleted in kvCORE since, or no longer this person: look up as if
+    // never seen.
+    if let Some(id) = recorded
+        && let Some(contact) = read(session, id).await?
+        && let Some(found) = matching::recorded(contact, person, settings)
+    {
+        return Ok(Some(found));
     }
     for email in &person.emails {
-        let candidates = session.find_by_email(email).await?;
-        if let Some(found) = matching::by_email(email, &candidates, settings) {
-            log_ambiguity(&found);
-            return Ok(Some(found));
+        let rows = session.find_by_email(email).await?;
+        let Some(listed) = matching::by_email(email, &rows, settings) else {
+            continue;
+        };
+        log_ambiguity(&listed);
+        if !settings.update_contacts {
+            return Ok(Some(listed));
+        }
+        // The list lags and its rows are partial: decide on the record.
+        for id in listed.ids() {
+            let Some(full) = read(session, id).await? else {
+                continue;
+            };
+            if let Some(found) = matching::by_email(email, &[full], settings) {
+                return Ok(Some(found.with_others(listed.ids())));
+            }
         }
     }
+    if person.phones.is_empty() {
+        return Ok(None);
+    }
+    index.ready(now_ms()).await?;
     for phone in &person.phones {
-        let candidates = session.search(&phone.national_digits).await?;
-        if let Some(found) = matching::by_phone(phone, &candidates, settings) {
-            log_ambiguity(&found);
-            return Ok(Some(found));
+        let ids = index.candidates(&phone.e164).await?;
+        for &id in &ids {
+            let Some(full) = read(session, id).await? else {
+                index.forget(&phone.e164, id).await?;
+                continue;
+            };
+            let has_phone = phones_of(&full, settings.default_country).contains(&phone.e164);
+            // Candidates are tried lowest id first, so the first verified
+            // one is the one SPEC section 6 rule 4 picks.
+            if let Some(found) = matching::by_phone(phone, &[full], settings) {
+                return Ok(Some(found));
+            }
+            if !has_phone {
+                // Changed in kvCORE since it was indexed.
+                index.forget(&phone.e164, id).await?;
+            }
         }
     }
     Ok(None)
+}
+
+/// A contact's full record; `None` when it was deleted.
+async fn read(session: &Session<'_>, id: u64) -> Result<Option<KvContact>, KvcoreError> {
+    match session.get(id).await {
+        Ok(contact) => Ok(Some(contact)),
+        Err(KvcoreError::NotFound) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Writes the contacts this event wrote to kvCORE into the phone index,
+/// beside the event's closing transaction (no extra round trip on the
+/// critical path). A failure is logged: the next refresh of the index
+/// lists the contact again (its `updated_at` is after the watermark).
+async fn write_through(services: &Services, writes: &[(Scope, IndexWrite)]) {
+    let now = now_ms();
+    for (scope, write) in writes {
+        let (before, after) = (write.before.clone(), write.after.clone());
+        let written = phone_index::write_through(
+            &services.phone_index,
+            scope,
+            write.contact_id,
+            before,
+            after,
+            now,
+        );
+        if let Err(error) = written.await {
+            tracing::warn!(%error, contact_id = write.contact_id, "phone index write-through failed; the next refresh repairs it");
+        }
+    }
 }
 
 fn log_ambiguity(found: &Match) {

@@ -14,7 +14,7 @@ use kvsync::kvcore::Kvcore;
 use kvsync::secrets::Secrets;
 use kvsync::settings::Source;
 use kvsync::sources::{self, ParseContext, followupboss};
-use kvsync::store::{Ledger, Workflows};
+use kvsync::store::{Ledger, PhoneIndexStore, Workflows};
 use kvsync::sync::{self, Invocation, Services, SyncError};
 use kvsync_devstack::{aws, stack, template};
 use proptest::prelude::*;
@@ -165,6 +165,10 @@ fn stack() -> &'static Stack {
                 secrets: Secrets::new(secrets),
                 kvcore: Kvcore::new(&kvcore.base_url()).expect("client"),
                 followupboss: FollowUpBoss::new("http://127.0.0.1:9/v1").expect("client"),
+                phone_index: PhoneIndexStore::new(
+                    dynamodb.clone(),
+                    tables["PHONE_INDEX_TABLE"].clone(),
+                ),
                 ledger: Ledger::new(
                     dynamodb,
                     tables["EVENTS_TABLE"].clone(),

@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use kvcore_fake::{FakeConfig, FakeKvcore, Fault};
+use kvcore_fake::{DuplicatePolicy, FakeConfig, FakeKvcore, Fault};
 use kvsync::contact::Email;
-use kvsync::kvcore::{Kvcore, KvcoreError};
+use kvsync::kvcore::{ContactsPage, Kvcore, KvcoreError, Session};
 use kvsync::retry::Transient;
 use serde_json::{Map, Value, json};
 use tokio::time::Instant;
@@ -22,6 +22,11 @@ async fn fake() -> (FakeKvcore, Kvcore) {
 
 fn in_secs(secs: u64) -> Instant {
     Instant::now() + Duration::from_secs(secs)
+}
+
+/// Any one list request (the first page of everyone).
+async fn list_any(session: &Session<'_>) -> Result<ContactsPage, KvcoreError> {
+    session.list_page(&[], 1, 100).await
 }
 
 fn fields(value: Value) -> Map<String, Value> {
@@ -50,15 +55,40 @@ async fn email_lookup_returns_kvcores_prefix_candidates_for_verification() {
 }
 
 #[tokio::test]
-async fn lookups_read_every_page() {
+async fn email_lookups_read_every_page() {
     let (fake, client) = fake().await;
-    for i in 0..150 {
-        fake.insert_contact(json!({"first_name": "Pat", "email": format!("pat{i}@example.com")}));
-    }
+    let contacts = (0..650)
+        .map(|i| json!({"first_name": "Pat", "email": format!("pat@example.com{i}")}))
+        .collect();
+    fake.insert_contacts(contacts);
+    fake.insert_contact(json!({"email": "other@example.com"}));
     let session = client.session(TOKEN, in_secs(10));
-    let found = session.search("Pat").await.unwrap();
-    assert_eq!(found.len(), 150);
-    assert_eq!(session.requests(), 2, "100 a page");
+    let email = Email::parse("pat@example.com").unwrap();
+    let found = session.find_by_email(&email).await.unwrap();
+    assert_eq!(found.len(), 650);
+    assert_eq!(session.requests(), 2, "500 a page");
+}
+
+#[tokio::test]
+async fn list_pages_say_what_follows() {
+    let (fake, client) = fake().await;
+    fake.insert_contacts(
+        (0..120)
+            .map(|i| json!({"email": format!("p{i}@example.com")}))
+            .collect(),
+    );
+    let session = client.session(TOKEN, in_secs(10));
+    let first = list_any(&session).await.unwrap();
+    assert_eq!(first.data.len(), 100, "kvCORE's default and our limit");
+    assert!(first.has_more());
+    assert_eq!(first.total, Some(120));
+    let second = session.list_page(&[], 2, 100).await.unwrap();
+    assert_eq!(second.data.len(), 20);
+    assert!(!second.has_more());
+    assert!(
+        first.data[0].get("first_name").is_none(),
+        "list rows are partial records (SPEC section 7)"
+    );
 }
 
 #[tokio::test]
@@ -90,10 +120,21 @@ async fn kvcore_error_answers_become_errors_to_act_on() {
     let session = client.session(TOKEN, in_secs(10));
     fake.insert_contact(json!({"email": "john@example.com"}));
 
+    fake.set_duplicates(DuplicatePolicy::Conflict409);
     let duplicate = session
         .create(&fields(json!({"email": "John@example.com"})))
         .await;
     assert_eq!(duplicate.unwrap_err(), KvcoreError::Conflict);
+    fake.set_duplicates(DuplicatePolicy::Unprocessable422);
+    let taken = session
+        .create(&fields(json!({"email": "John@example.com"})))
+        .await;
+    assert_eq!(
+        taken.unwrap_err(),
+        KvcoreError::Conflict,
+        "422 'taken' is a refused duplicate"
+    );
+    fake.set_duplicates(DuplicatePolicy::Accept);
 
     let invalid = session
         .create(&fields(json!({"email": "not-an-email"})))
@@ -111,7 +152,7 @@ async fn kvcore_error_answers_become_errors_to_act_on() {
 
     let wrong_token = client.session("not-the-token", in_secs(10));
     assert_eq!(
-        wrong_token.search("x").await.unwrap_err(),
+        list_any(&wrong_token).await.unwrap_err(),
         KvcoreError::Unauthorized
     );
 }
@@ -124,7 +165,7 @@ async fn a_429_waits_for_retry_after_then_succeeds() {
     });
     let session = client.session(TOKEN, in_secs(10));
     let started = Instant::now();
-    session.search("anyone").await.unwrap();
+    list_any(&session).await.unwrap();
     assert!(
         started.elapsed() >= Duration::from_secs(1),
         "Retry-After honoured"
@@ -133,19 +174,25 @@ async fn a_429_waits_for_retry_after_then_succeeds() {
 }
 
 #[tokio::test]
+async fn a_429_without_retry_after_backs_off_then_succeeds() {
+    let (fake, client) = fake().await;
+    fake.push_fault(Fault::RateLimitedWithoutRetryAfter);
+    let session = client.session(TOKEN, in_secs(10));
+    list_any(&session).await.unwrap();
+    assert_eq!(session.requests(), 2);
+}
+
+#[tokio::test]
 async fn server_errors_are_retried_then_reported_as_transient() {
     let (fake, client) = fake().await;
     fake.push_fault(Fault::Status(502));
     let session = client.session(TOKEN, in_secs(10));
-    session
-        .search("anyone")
-        .await
-        .expect("one 502 is retried away");
+    list_any(&session).await.expect("one 502 is retried away");
     assert_eq!(session.requests(), 2);
 
     fake.set_persistent_fault(Some(Fault::Status(500)));
     let session = client.session(TOKEN, in_secs(20));
-    let error = session.search("anyone").await.unwrap_err();
+    let error = list_any(&session).await.unwrap_err();
     assert_eq!(error, KvcoreError::Unavailable { status: 500 });
     assert!(error.is_transient());
     assert_eq!(session.requests(), 5, "first try and four retries");
@@ -159,7 +206,7 @@ async fn retries_stop_at_the_deadline() {
     });
     let session = client.session(TOKEN, in_secs(5));
     let started = Instant::now();
-    let error = session.search("anyone").await.unwrap_err();
+    let error = list_any(&session).await.unwrap_err();
     assert!(
         matches!(error, KvcoreError::RateLimited { .. }),
         "{error:?}"
@@ -177,7 +224,7 @@ async fn a_slow_kvcore_times_out_within_the_deadline() {
     fake.set_persistent_fault(Some(Fault::Delay(Duration::from_secs(5))));
     let session = client.session(TOKEN, Instant::now() + Duration::from_millis(1500));
     let started = Instant::now();
-    let error = session.search("anyone").await.unwrap_err();
+    let error = list_any(&session).await.unwrap_err();
     assert_eq!(error, KvcoreError::Timeout);
     assert!(started.elapsed() < Duration::from_secs(3));
 }

@@ -87,6 +87,7 @@ fn status_of(error: &SyncError) -> StatusCode {
         SyncError::Misconfigured(_)
         | SyncError::Kvcore(_)
         | SyncError::PersonBusy
+        | SyncError::PhoneIndexBuilding
         | SyncError::Source(_)
         | SyncError::AwsUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
     }
@@ -183,6 +184,12 @@ mod tests {
                 "kvcore_rejected",
             ),
             (SyncError::PersonBusy, 503, "person_busy"),
+            (SyncError::PhoneIndexBuilding, 503, "phone_index_building"),
+            (
+                SyncError::Kvcore(KvcoreError::CandidatesUnread { read: 10_000 }),
+                503,
+                "kvcore_candidates_unread",
+            ),
             (
                 SyncError::Source(SourceError::Timeout),
                 503,

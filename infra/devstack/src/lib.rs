@@ -12,7 +12,7 @@ pub mod template;
 
 pub use apigw::{LambdaHttpResponse, http_api_event, http_api_event_base64};
 pub use runtime_api::{InvokeError, LambdaProcess, SpawnOptions};
-pub use stack::{LocalStack, SeededWorkflow, StackOptions};
+pub use stack::{LocalStack, SeededWorkflow, StackOptions, scheduled_event};
 
 /// A test harness error: anything, with a message that says what failed.
 pub type Error = Box<dyn std::error::Error + Send + Sync>;

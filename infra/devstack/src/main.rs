@@ -9,7 +9,8 @@ use std::time::Duration;
 use kvsync_devstack::runtime_api::SpawnOptions;
 use kvsync_devstack::signing::{self, DEMO_WHSEC};
 use kvsync_devstack::stack::{
-    KVCORE_TEST_TOKEN, LocalStack, StackOptions, moto_url_from_env, spawn_options_from_template,
+    KVCORE_TEST_TOKEN, LocalStack, StackOptions, moto_url_from_env, scheduled_event,
+    spawn_options_from_template,
 };
 use kvsync_devstack::{Result, gateway, template};
 use serde_json::json;
@@ -25,6 +26,10 @@ usage: devstack [--moto URL] [--port 3000] [--kvcore-port 8090] [--webhook-bin P
                  (with --url, a whole curl command)";
 
 const PREFIX: &str = "kvsync-dev-";
+/// How often `make dev` runs the kvcore-indexer (in AWS: every 5 minutes,
+/// the template's `IndexerSchedule`); short, so a contact added in the
+/// fake kvCORE shows up in the phone index quickly.
+const INDEXER_EVERY: Duration = Duration::from_secs(30);
 const SAMPLE_EVENT: &str = "infra/events/generic-john-smith.json";
 
 #[tokio::main]
@@ -134,6 +139,12 @@ async fn dev(args: &[String]) -> Result<()> {
         "assigned_agent_id": 7,
     }));
 
+    // The phone index (SPEC section 9): built once now, then refreshed on a
+    // short timer, as the indexer's EventBridge schedule does in AWS.
+    let indexer = stack.spawn_indexer().await?;
+    let first_index = stack.run_scheduled(&indexer).await?;
+    let index_task = tokio::spawn(run_indexer_every(indexer, INDEXER_EVERY));
+
     let process = Arc::new(stack.spawn_function().await?);
     let (gateway_addr, gateway_task) = gateway::spawn(gateway_addr, process.clone()).await?;
     let cold_start = wait_for_first_poll(&process).await;
@@ -155,6 +166,7 @@ async fn dev(args: &[String]) -> Result<()> {
          \x20 kvCORE     {kvcore} (fake; token {KVCORE_TEST_TOKEN}); contacts: {kvcore_admin}\n\
          \x20 moto       {moto}\n\
          \x20 function   {bin} (pid {pid}, cold start {cold})\n\
+         \x20 indexer    phone index built at start, refreshed every {every} s: {index}\n\
          \x20 tables     {tables}\n\
          \x20 workflows  demo         auth token (X-Kvsync-Token: demo-token), default_agent_id 7, overwrite_existing false\n\
          \x20            demo-signed  auth standard, secret {whsec}\n\
@@ -169,6 +181,8 @@ async fn dev(args: &[String]) -> Result<()> {
         pid = process.pid(),
         cold = cold_start.map_or("not yet polled".into(), |d| format!("{} ms", d.as_millis())),
         tables = tables.join("\n             "),
+        every = INDEXER_EVERY.as_secs(),
+        index = first_index,
         whsec = DEMO_WHSEC,
     );
 
@@ -179,6 +193,8 @@ async fn dev(args: &[String]) -> Result<()> {
     }
     gateway_task.abort();
     let _ = gateway_task.await;
+    index_task.abort();
+    let _ = index_task.await;
     // Kill the function first (Drop kills it too, when a connection still holds it), then the fake.
     match Arc::try_unwrap(process) {
         Ok(process) => process.shutdown().await,
@@ -186,6 +202,20 @@ async fn dev(args: &[String]) -> Result<()> {
     }
     drop(stack);
     Ok(())
+}
+
+/// Invokes the indexer with a scheduled event every `period`, as
+/// EventBridge would, logging each summary.
+async fn run_indexer_every(indexer: kvsync_devstack::LambdaProcess, period: Duration) {
+    let mut tick = tokio::time::interval(period);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        match indexer.invoke(scheduled_event()).await {
+            Ok(summary) => tracing::info!(%summary, "kvcore-indexer ran"),
+            Err(error) => tracing::warn!(%error, "kvcore-indexer failed"),
+        }
+    }
 }
 
 async fn wait_for_first_poll(process: &kvsync_devstack::LambdaProcess) -> Option<Duration> {

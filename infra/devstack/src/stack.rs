@@ -1,5 +1,6 @@
 //! The local stack `make dev` and the end-to-end tests share: moto tables from template.yaml,
-//! secrets, workflows, the kvCORE fake, and the webhook function run under the Runtime API emulator.
+//! secrets, workflows, the kvCORE fake, and the functions (the webhook; the scheduled
+//! kvcore-indexer) run under the Runtime API emulator.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -15,7 +16,7 @@ use crate::apigw::{LambdaHttpResponse, http_api_event};
 use crate::aws;
 use crate::runtime_api::{LambdaProcess, SpawnOptions};
 use crate::signing;
-use crate::template::{self, EnvValue, WEBHOOK_FUNCTION};
+use crate::template::{self, EnvValue, KVCORE_INDEXER_FUNCTION, WEBHOOK_FUNCTION};
 
 /// The token the kvCORE fake accepts by default; seeded workflows use it.
 pub const KVCORE_TEST_TOKEN: &str = "kvcore-test-token";
@@ -30,6 +31,8 @@ pub struct StackOptions {
     pub prefix: String,
     /// Default: env WEBHOOK_BIN, else `$CARGO_TARGET_DIR/debug/webhook`, else `<workspace>/target/debug/webhook`.
     pub webhook_bin: Option<PathBuf>,
+    /// Default: env INDEXER_BIN, else the debug `kvcore-indexer` in the cargo target dir.
+    pub indexer_bin: Option<PathBuf>,
     /// Default: the workspace's template.yaml.
     pub template: Option<PathBuf>,
     pub kvcore: FakeConfig,
@@ -48,6 +51,7 @@ impl Default for StackOptions {
             moto_url: None,
             prefix: unique_prefix(),
             webhook_bin: None,
+            indexer_bin: None,
             template: None,
             kvcore: FakeConfig::default(),
             kvcore_addr: None,
@@ -73,12 +77,17 @@ pub fn unique_prefix() -> String {
 /// The webhook function as template.yaml sizes it (Timeout, MemorySize); its log lines are echoed
 /// to stderr when env DEVSTACK_ECHO_LOGS is set (e.g. `DEVSTACK_ECHO_LOGS=1 cargo test -- --nocapture`).
 pub fn spawn_options_from_template(template_path: &Path) -> Result<SpawnOptions> {
-    let (timeout, memory) = template::function_limits(template_path, WEBHOOK_FUNCTION)?;
+    spawn_options_for(template_path, WEBHOOK_FUNCTION)
+}
+
+/// Any function of the template, sized as the template says (see [`spawn_options_from_template`]).
+pub fn spawn_options_for(template_path: &Path, function_logical_id: &str) -> Result<SpawnOptions> {
+    let (timeout, memory) = template::function_limits(template_path, function_logical_id)?;
     let defaults = SpawnOptions::default();
     Ok(SpawnOptions {
         timeout: timeout.map_or(defaults.timeout, Duration::from_secs),
         memory_mb: memory.map_or(Ok(defaults.memory_mb), u32::try_from)?,
-        function_name: Some(format!("kvsync-{WEBHOOK_FUNCTION}")),
+        function_name: Some(format!("kvsync-{function_logical_id}")),
         echo_logs: std::env::var("DEVSTACK_ECHO_LOGS").is_ok_and(|v| !v.is_empty() && v != "0"),
         ..defaults
     })
@@ -93,14 +102,39 @@ pub fn moto_url_from_env() -> Option<String> {
 
 /// The webhook binary: env WEBHOOK_BIN, else the debug build in the cargo target dir.
 pub fn default_webhook_bin() -> PathBuf {
-    if let Some(bin) = std::env::var_os("WEBHOOK_BIN").filter(|v| !v.is_empty()) {
+    default_bin("WEBHOOK_BIN", "webhook")
+}
+
+/// The kvcore-indexer binary: env INDEXER_BIN, else the debug build in the cargo target dir.
+pub fn default_indexer_bin() -> PathBuf {
+    default_bin("INDEXER_BIN", "kvcore-indexer")
+}
+
+fn default_bin(env_var: &str, name: &str) -> PathBuf {
+    if let Some(bin) = std::env::var_os(env_var).filter(|v| !v.is_empty()) {
         return PathBuf::from(bin);
     }
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .unwrap_or_else(|| template::workspace_root().join("target"));
-    target.join("debug").join("webhook")
+    target.join("debug").join(name)
+}
+
+/// The standard EventBridge scheduled event (what a `Schedule` event source delivers; the
+/// function ignores its `detail`).
+pub fn scheduled_event() -> Value {
+    json!({
+        "version": "0",
+        "id": format!("{:08x}-0000-4000-8000-000000000000", rand::random::<u32>()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": crate::apigw::ACCOUNT_ID,
+        "time": "2024-01-01T00:00:00Z",
+        "region": aws::REGION,
+        "resources": [format!("arn:aws:events:{}:{}:rule/kvsync-KvcoreIndexerSchedule", aws::REGION, crate::apigw::ACCOUNT_ID)],
+        "detail": {}
+    })
 }
 
 /// What [`LocalStack::seed_workflow`] created.
@@ -119,12 +153,15 @@ pub struct LocalStack {
     prefix: String,
     endpoint: String,
     webhook_bin: PathBuf,
+    indexer_bin: PathBuf,
     fake: FakeKvcore,
     dynamodb: aws_sdk_dynamodb::Client,
     secrets: aws_sdk_secretsmanager::Client,
     tables: BTreeMap<String, String>,
     env: Vec<(String, String)>,
     spawn: SpawnOptions,
+    indexer_env: Vec<(String, String)>,
+    indexer_spawn: SpawnOptions,
 }
 
 impl LocalStack {
@@ -156,21 +193,38 @@ impl LocalStack {
                 .as_deref()
                 .unwrap_or(UNREACHABLE_FOLLOWUPBOSS),
         };
-        let env = function_env(&template_path, &tables, &urls, &opts.extra_env)?;
+        let env = function_env(
+            &template_path,
+            WEBHOOK_FUNCTION,
+            &tables,
+            &urls,
+            &opts.extra_env,
+        )?;
         let spawn = match opts.spawn {
             Some(spawn) => spawn,
             None => spawn_options_from_template(&template_path)?,
         };
+        let indexer_env = function_env(
+            &template_path,
+            KVCORE_INDEXER_FUNCTION,
+            &tables,
+            &urls,
+            &opts.extra_env,
+        )?;
+        let indexer_spawn = spawn_options_for(&template_path, KVCORE_INDEXER_FUNCTION)?;
         Ok(LocalStack {
             prefix: opts.prefix,
             endpoint,
             webhook_bin: opts.webhook_bin.unwrap_or_else(default_webhook_bin),
+            indexer_bin: opts.indexer_bin.unwrap_or_else(default_indexer_bin),
             fake,
             dynamodb,
             secrets,
             tables,
             env,
             spawn,
+            indexer_env,
+            indexer_spawn,
         })
     }
 
@@ -218,6 +272,16 @@ impl LocalStack {
     /// The function's environment: what template.yaml sets, pointed at this stack.
     pub fn function_env(&self) -> Vec<(String, String)> {
         self.env.clone()
+    }
+
+    /// The kvcore-indexer's environment: what template.yaml sets for it, pointed at this stack.
+    pub fn indexer_env(&self) -> Vec<(String, String)> {
+        self.indexer_env.clone()
+    }
+
+    /// The kvcore-indexer as template.yaml sizes it (Timeout 300 s).
+    pub fn indexer_spawn_options(&self) -> SpawnOptions {
+        self.indexer_spawn.clone()
     }
 
     /// Puts a workflow item given as DynamoDB JSON.
@@ -317,6 +381,35 @@ impl LocalStack {
         }
         let env = merged(self.env.clone(), env.iter().cloned());
         LambdaProcess::spawn_with(&self.webhook_bin, &env, opts).await
+    }
+
+    /// Runs the kvcore-indexer binary with [`Self::indexer_env`].
+    pub async fn spawn_indexer(&self) -> Result<LambdaProcess> {
+        self.spawn_indexer_with(&[], self.indexer_spawn.clone())
+            .await
+    }
+
+    /// Same, with more env vars (they win) and other spawn options (e.g. a short timeout).
+    pub async fn spawn_indexer_with(
+        &self,
+        env: &[(String, String)],
+        opts: SpawnOptions,
+    ) -> Result<LambdaProcess> {
+        if !self.indexer_bin.is_file() {
+            return Err(format!(
+                "kvcore-indexer binary {} not found: run `cargo build -p kvcore-indexer` or set INDEXER_BIN",
+                self.indexer_bin.display()
+            )
+            .into());
+        }
+        let env = merged(self.indexer_env.clone(), env.iter().cloned());
+        LambdaProcess::spawn_with(&self.indexer_bin, &env, opts).await
+    }
+
+    /// Invokes a scheduled function (the kvcore-indexer) with [`scheduled_event`] as
+    /// EventBridge would, and answers its JSON summary.
+    pub async fn run_scheduled(&self, process: &LambdaProcess) -> Result<Value> {
+        Ok(process.invoke(scheduled_event()).await?)
     }
 
     /// POSTs `body` to `/webhooks/{workflow_id}`, authenticated the way the workflow's `auth` asks
@@ -423,13 +516,14 @@ struct Urls<'a> {
 /// endpoint, region and credentials, then `extra_env`.
 fn function_env(
     template_path: &Path,
+    function_logical_id: &str,
     tables: &BTreeMap<String, String>,
     urls: &Urls<'_>,
     extra_env: &[(String, String)],
 ) -> Result<Vec<(String, String)>> {
     let defaults = template::parameter_defaults(template_path)?;
     let mut env = Vec::new();
-    for (name, value) in template::function_env(template_path, WEBHOOK_FUNCTION)? {
+    for (name, value) in template::function_env(template_path, function_logical_id)? {
         let resolved = match (name.as_str(), &value) {
             _ if tables.contains_key(&name) => tables[&name].clone(),
             ("KVCORE_BASE_URL", _) => urls.kvcore.to_string(),
@@ -440,7 +534,7 @@ fn function_env(
             _ if extra_env.iter().any(|(k, _)| *k == name) => continue,
             _ => {
                 return Err(format!(
-                    "template.yaml sets {name} = {value:?} for {WEBHOOK_FUNCTION}, which devstack cannot resolve; \
+                    "template.yaml sets {name} = {value:?} for {function_logical_id}, which devstack cannot resolve; \
                      pass it in StackOptions::extra_env"
                 )
                 .into());
@@ -550,6 +644,31 @@ mod tests {
         assert_eq!(env["KVCORE_BASE_URL"], stack.fake().base_url());
         assert_eq!(env["AWS_ENDPOINT_URL"], url);
         assert_eq!(env["WORKFLOWS_TABLE"], stack.table("WORKFLOWS_TABLE"));
+
+        // The kvcore-indexer gets exactly its own template variables, resolved the same way.
+        let indexer: BTreeMap<_, _> = stack.indexer_env().into_iter().collect();
+        let declared =
+            template::function_env_vars(&template::template_path(), KVCORE_INDEXER_FUNCTION)
+                .unwrap();
+        for name in &declared {
+            assert!(
+                indexer.contains_key(name),
+                "{name} missing from the indexer env"
+            );
+        }
+        assert_eq!(
+            indexer["PHONE_INDEX_TABLE"],
+            stack.table("PHONE_INDEX_TABLE")
+        );
+        assert_eq!(indexer["KVCORE_BASE_URL"], stack.fake().base_url());
+        assert!(
+            !indexer.contains_key("EVENTS_TABLE"),
+            "only what the template gives the indexer"
+        );
+        assert_eq!(
+            stack.indexer_spawn_options().timeout,
+            Duration::from_secs(300)
+        );
 
         // Creating again over existing tables is fine.
         let again = aws::create_tables(stack.dynamodb(), &template::template_path(), &prefix)

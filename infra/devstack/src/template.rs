@@ -9,6 +9,8 @@ use crate::Result;
 
 /// The logical id of the webhook function in template.yaml.
 pub const WEBHOOK_FUNCTION: &str = "WebhookFunction";
+/// The logical id of the scheduled phone index function in template.yaml.
+pub const KVCORE_INDEXER_FUNCTION: &str = "KvcoreIndexerFunction";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScalarType {
@@ -285,9 +287,17 @@ mod tests {
     }
 
     #[test]
-    fn finds_the_three_tables() {
+    fn finds_the_four_tables() {
         let ids: Vec<_> = real().into_iter().map(|t| t.logical_id).collect();
-        assert_eq!(ids, ["WorkflowsTable", "EventsTable", "PersonsTable"]);
+        assert_eq!(
+            ids,
+            [
+                "WorkflowsTable",
+                "EventsTable",
+                "PersonsTable",
+                "PhoneIndexTable"
+            ]
+        );
     }
 
     #[test]
@@ -308,6 +318,13 @@ mod tests {
             table("PersonsTable").key_schema,
             [("person_key".to_string(), KeyType::Hash)]
         );
+        assert_eq!(
+            table("PhoneIndexTable").key_schema,
+            [
+                ("scope".to_string(), KeyType::Hash),
+                ("entry".to_string(), KeyType::Range)
+            ]
+        );
     }
 
     #[test]
@@ -326,8 +343,13 @@ mod tests {
     #[test]
     fn tables_map_to_function_env_vars() {
         let vars: Vec<_> = real().into_iter().map(|t| t.env_var).collect();
-        let expected =
-            ["WORKFLOWS_TABLE", "EVENTS_TABLE", "PERSONS_TABLE"].map(|s| Some(s.to_string()));
+        let expected = [
+            "WORKFLOWS_TABLE",
+            "EVENTS_TABLE",
+            "PERSONS_TABLE",
+            "PHONE_INDEX_TABLE",
+        ]
+        .map(|s| Some(s.to_string()));
         assert_eq!(vars, expected);
     }
 
@@ -357,6 +379,33 @@ mod tests {
         assert_eq!(
             parameter_defaults(&template_path()).unwrap()["LogLevel"],
             "info"
+        );
+    }
+
+    #[test]
+    fn the_indexer_gets_its_own_environment_and_timeout() {
+        let env = function_env(&template_path(), KVCORE_INDEXER_FUNCTION).unwrap();
+        let names: Vec<&str> = env.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "WORKFLOWS_TABLE",
+                "PHONE_INDEX_TABLE",
+                "KVCORE_BASE_URL",
+                "RUST_LOG"
+            ]
+        );
+        assert!(env.contains(&(
+            "PHONE_INDEX_TABLE".into(),
+            EnvValue::Ref("PhoneIndexTable".into())
+        )));
+        assert_eq!(
+            function_limits(&template_path(), KVCORE_INDEXER_FUNCTION).unwrap(),
+            (Some(300), Some(128))
+        );
+        assert_eq!(
+            parameter_defaults(&template_path()).unwrap()["IndexerSchedule"],
+            "rate(5 minutes)"
         );
     }
 

@@ -3,6 +3,7 @@
 //! deadline; everything else comes back as a `KvcoreError` to act on.
 
 mod contact;
+mod pacing;
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
@@ -12,15 +13,19 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use tokio::time::Instant;
 
-pub use contact::KvContact;
+pub use contact::{KvContact, timestamp_s};
+pub use pacing::Pacer;
 
 use crate::contact::Email;
 use crate::retry::{self, Transient};
 
 pub const DEFAULT_BASE_URL: &str = "https://api.kvcore.com/v2/public";
-/// Candidates asked for per page, and pages read at most, per lookup.
-const PAGE_SIZE: u32 = 100;
-const MAX_PAGES: u32 = 5;
+/// The largest page kvCORE serves (SPEC section 7: `limit` at most 500).
+pub const MAX_PAGE_SIZE: u32 = 500;
+/// Pages of email candidates read at most (10,000 contacts whose email
+/// starts with the same text); past that a lookup gives up rather than
+/// decide on some of them (SPEC section 6).
+const MAX_EMAIL_PAGES: u32 = 20;
 /// One request may take this long before it counts as a (retried) timeout.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(8);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -45,6 +50,12 @@ pub enum KvcoreError {
     Network(String),
     #[error("kvCORE answered something unexpected: {0}")]
     BadResponse(String),
+    /// An email has more candidates than one lookup reads; deciding on
+    /// some of them could create a duplicate, so the event is kept instead.
+    #[error(
+        "kvCORE lists more than {read} contacts whose email starts with this one; not all were read"
+    )]
+    CandidatesUnread { read: usize },
 }
 
 impl Transient for KvcoreError {
@@ -62,6 +73,7 @@ impl Transient for KvcoreError {
                 | KvcoreError::Unavailable { .. }
                 | KvcoreError::Timeout
                 | KvcoreError::Network(_)
+                | KvcoreError::CandidatesUnread { .. }
         )
     }
 }
@@ -95,8 +107,25 @@ impl Kvcore {
             kvcore: self,
             token,
             deadline,
+            pacer: None,
             requests: AtomicU32::new(0),
             busy_us: AtomicU64::new(0),
+        }
+    }
+
+    /// A session whose every request (retries included) first waits its
+    /// turn with `pacer`, the token's `kvcore_max_rps` (SPEC section 3).
+    /// For the bulk flows (phone index builds and refreshes); a webhook's
+    /// few requests go unpaced through `session`.
+    pub fn paced_session<'a>(
+        &'a self,
+        token: &'a str,
+        deadline: Instant,
+        pacer: &'a Pacer,
+    ) -> Session<'a> {
+        Session {
+            pacer: Some(pacer),
+            ..self.session(token, deadline)
         }
     }
 }
@@ -105,18 +134,45 @@ pub struct Session<'a> {
     kvcore: &'a Kvcore,
     token: &'a str,
     deadline: Instant,
+    pacer: Option<&'a Pacer>,
     requests: AtomicU32,
     busy_us: AtomicU64,
 }
 
-/// A Laravel page of contacts.
-#[derive(Deserialize)]
-struct Page {
+/// A Laravel page of contacts (SPEC section 7): partial list rows.
+#[derive(Debug, Deserialize)]
+pub struct ContactsPage {
     #[serde(default)]
-    data: Vec<KvContact>,
-    current_page: Option<u32>,
-    last_page: Option<u32>,
-    next_page_url: Option<String>,
+    pub data: Vec<KvContact>,
+    #[serde(default, deserialize_with = "loose_u64")]
+    pub current_page: Option<u64>,
+    #[serde(default, deserialize_with = "loose_u64")]
+    pub last_page: Option<u64>,
+    #[serde(default, deserialize_with = "loose_u64")]
+    pub total: Option<u64>,
+    #[serde(default)]
+    pub next_page_url: Option<String>,
+}
+
+impl ContactsPage {
+    /// Whether a later page exists: kvCORE's `next_page_url`, confirmed by
+    /// the page numbers when it sends them.
+    pub fn has_more(&self) -> bool {
+        let numbered = match (self.current_page, self.last_page) {
+            (Some(current), Some(last)) => current < last,
+            _ => true,
+        };
+        self.next_page_url.as_deref().is_some_and(|u| !u.is_empty()) && numbered
+    }
+}
+
+/// A page number kvCORE may send as a number or a string.
+fn loose_u64<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    Ok(match Option::<Value>::deserialize(deserializer)? {
+        Some(Value::Number(n)) => n.as_u64(),
+        Some(Value::String(s)) => s.trim().parse().ok(),
+        _ => None,
+    })
 }
 
 impl Session<'_> {
@@ -130,16 +186,44 @@ impl Session<'_> {
         self.busy_us.load(Ordering::Relaxed) / 1000
     }
 
-    /// Contacts whose email is, or starts with, `email` (kvCORE's filter).
+    /// Every contact whose email is, or starts with, `email` (kvCORE's
+    /// prefix filter; SPEC section 6 rule 1), all pages read, as partial
+    /// list rows. `CandidatesUnread` when there are more than one lookup
+    /// reads.
     pub async fn find_by_email(&self, email: &Email) -> Result<Vec<KvContact>, KvcoreError> {
-        self.list(&[("filter[email]", email.as_str())]).await
+        let mut contacts = Vec::new();
+        for page in 1..=MAX_EMAIL_PAGES {
+            let filter = [("filter[email]", email.as_str())];
+            let listed = self.list_page(&filter, page, MAX_PAGE_SIZE).await?;
+            let more = listed.has_more();
+            contacts.extend(listed.data);
+            if !more {
+                return Ok(contacts);
+            }
+        }
+        Err(KvcoreError::CandidatesUnread {
+            read: contacts.len(),
+        })
     }
 
-    /// Contacts kvCORE's free-text search finds for `query`.
-    pub async fn search(&self, query: &str) -> Result<Vec<KvContact>, KvcoreError> {
-        self.list(&[("search", query)]).await
+    /// One page of `GET /contacts` with these documented filters (SPEC
+    /// section 7), `page` from 1, `limit` at most 500.
+    pub async fn list_page(
+        &self,
+        filter: &[(&str, &str)],
+        page: u32,
+        limit: u32,
+    ) -> Result<ContactsPage, KvcoreError> {
+        let (page_text, limit_text) = (page.to_string(), limit.min(MAX_PAGE_SIZE).to_string());
+        let mut query = filter.to_vec();
+        query.extend([("limit", limit_text.as_str()), ("page", page_text.as_str())]);
+        let value = self.send(Method::GET, "/contacts", &query, None).await?;
+        serde_json::from_value(value)
+            .map_err(|e| KvcoreError::BadResponse(format!("a contacts page: {e}")))
     }
 
+    /// The full record (SPEC section 7: list rows lack names, address,
+    /// birthday, tags); `NotFound` when deleted. It does not lag.
     pub async fn get(&self, id: u64) -> Result<KvContact, KvcoreError> {
         let value = self
             .send(Method::GET, &format!("/contact/{id}"), &[], None)
@@ -165,28 +249,23 @@ impl Session<'_> {
         decode_contact(value)
     }
 
-    async fn list(&self, filter: &[(&str, &str)]) -> Result<Vec<KvContact>, KvcoreError> {
-        let mut contacts = Vec::new();
-        let limit = PAGE_SIZE.to_string();
-        for page in 1..=MAX_PAGES {
-            let page_text = page.to_string();
-            let mut query = filter.to_vec();
-            query.extend([("limit", limit.as_str()), ("page", page_text.as_str())]);
-            let value = self.send(Method::GET, "/contacts", &query, None).await?;
-            let page: Page = serde_json::from_value(value)
-                .map_err(|e| KvcoreError::BadResponse(format!("a contacts page: {e}")))?;
-            let more = page.next_page_url.is_some()
-                && page.current_page.unwrap_or(0) < page.last_page.unwrap_or(0);
-            contacts.extend(page.data);
-            if !more {
-                return Ok(contacts);
-            }
+    /// Adds `tags` (names without `#`) to contact `id` with
+    /// `PUT /contact/{id}/tags`, body `{"tags": [{"name": "buyer", "locked": 0}]}`
+    /// (SPEC section 7). kvCORE adds them; it never removes a tag here.
+    /// Errors: `NotFound` when the contact is gone, else as `update`.
+    pub async fn add_tags(&self, id: u64, tags: &[String]) -> Result<(), KvcoreError> {
+        let tags = tags
+            .iter()
+            .map(|name| serde_json::json!({"name": name, "locked": 0}))
+            .collect();
+        let body = Map::from_iter([("tags".to_string(), Value::Array(tags))]);
+        let path = format!("/contact/{id}/tags");
+        match self.send(Method::PUT, &path, &[], Some(&body)).await {
+            // A 2xx means the tags were added; kvCORE does not document the
+            // answer's body, so one that is not JSON is no failure.
+            Ok(_) | Err(KvcoreError::BadResponse(_)) => Ok(()),
+            Err(e) => Err(e),
         }
-        tracing::warn!(
-            pages = MAX_PAGES,
-            "kvCORE lookup has more candidates than are read"
-        );
-        Ok(contacts)
     }
 
     /// One request, retried on transient failures with capped exponential
@@ -210,6 +289,9 @@ impl Session<'_> {
         query: &[(&str, &str)],
         body: Option<&Map<String, Value>>,
     ) -> Result<Value, KvcoreError> {
+        if let Some(pacer) = self.pacer {
+            pacer.wait(self.deadline).await?;
+        }
         self.requests.fetch_add(1, Ordering::Relaxed);
         let url = format!("{}{path}", self.kvcore.base_url);
         let mut request = self
@@ -242,7 +324,10 @@ impl Session<'_> {
         Err(match status {
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => KvcoreError::Unauthorized,
             StatusCode::NOT_FOUND => KvcoreError::NotFound,
+            // A refused duplicate: 409, or 422 naming the email as taken
+            // (SPEC section 7).
             StatusCode::CONFLICT => KvcoreError::Conflict,
+            StatusCode::UNPROCESSABLE_ENTITY if email_taken(&bytes) => KvcoreError::Conflict,
             StatusCode::TOO_MANY_REQUESTS => KvcoreError::RateLimited { retry_after },
             s if s.is_server_error() || s == StatusCode::REQUEST_TIMEOUT => {
                 KvcoreError::Unavailable { status: s.as_u16() }
@@ -293,6 +378,22 @@ fn error_message(body: &[u8]) -> String {
     }
 }
 
+/// Whether a 422 says the email is already taken (Laravel's
+/// `{"errors": {"email": ["The email has already been taken."]}}`).
+fn email_taken(body: &[u8]) -> bool {
+    let Ok(value) = serde_json::from_slice::<Value>(body) else {
+        return false;
+    };
+    let says_taken = |v: &Value| v.to_string().to_ascii_lowercase().contains("taken");
+    match value.get("errors") {
+        Some(Value::Object(fields)) => fields.get("email").is_some_and(says_taken),
+        Some(other) => {
+            says_taken(other) && other.to_string().to_ascii_lowercase().contains("email")
+        }
+        None => false,
+    }
+}
+
 fn transport_error(error: reqwest::Error) -> KvcoreError {
     if error.is_timeout() {
         KvcoreError::Timeout
@@ -325,6 +426,26 @@ mod tests {
             "email: The email must be a valid email address."
         );
         assert_eq!(error_message(b"<html>oops</html>"), "<html>oops</html>");
+    }
+
+    #[test]
+    fn a_422_naming_the_email_as_taken_is_a_refused_duplicate() {
+        assert!(email_taken(
+            br#"{"errors":{"email":["The email has already been taken."]}}"#
+        ));
+        assert!(!email_taken(
+            br#"{"errors":{"email":["The email must be a valid email address."]}}"#
+        ));
+        assert!(!email_taken(br#"{"errors":{"first_name":["taken"]}}"#));
+        assert!(!email_taken(b"not json"));
+    }
+
+    #[test]
+    fn pages_say_whether_more_follow() {
+        let page = |v: serde_json::Value| serde_json::from_value::<ContactsPage>(v).unwrap();
+        assert!(page(serde_json::json!({"data": [], "current_page": 1, "last_page": "2", "next_page_url": "x"})).has_more());
+        assert!(!page(serde_json::json!({"data": [], "current_page": 2, "last_page": 2, "next_page_url": "x"})).has_more());
+        assert!(!page(serde_json::json!({"data": [], "next_page_url": null})).has_more());
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! replay needs). Items expire through the table's TTL.
 
 use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
@@ -67,6 +68,51 @@ pub struct EventRecord {
     pub payload: Option<String>,
 }
 
+/// The claim: the event turns `in_progress` with a lease, keeping its
+/// payload for a replay; refused while a live lease or a completion stands.
+const CLAIM_UPDATE: &str = "SET #status = :in_progress, lease_until_ms = :lease, updated_at_ms = :now, \
+     received_at_ms = if_not_exists(received_at_ms, :now), payload = :payload, \
+     expires_at = :expires ADD attempts :one";
+const CLAIM_CONDITION: &str = "attribute_not_exists(event_id) OR #status = :failed \
+     OR (#status = :in_progress AND lease_until_ms < :now)";
+
+/// The values `CLAIM_UPDATE` and `CLAIM_CONDITION` name.
+struct ClaimExpression {
+    values: Vec<(&'static str, AttributeValue)>,
+}
+
+impl ClaimExpression {
+    fn new(ledger: &Ledger, payload: &str, now_ms: i64, lease_until_ms: i64) -> ClaimExpression {
+        ClaimExpression {
+            values: vec![
+                (":in_progress", s(EventStatus::InProgress.name())),
+                (":failed", s(EventStatus::Failed.name())),
+                (":lease", n(lease_until_ms)),
+                (":now", n(now_ms)),
+                (":payload", s(payload)),
+                (":expires", n(ledger.expires_at(now_ms))),
+                (":one", n(1)),
+            ],
+        }
+    }
+}
+
+/// An event to claim, for `Ledger::claim_event_and_lock`.
+pub struct EventClaim<'a> {
+    pub workflow_id: &'a str,
+    pub event_id: &'a str,
+    pub payload: &'a str,
+    pub now_ms: i64,
+    pub lease_until_ms: i64,
+}
+
+/// A person's lock to take, for `Ledger::claim_event_and_lock`.
+pub struct LockRequest<'a> {
+    pub key: &'a str,
+    pub owner: &'a str,
+    pub lease_until_ms: i64,
+}
+
 impl Ledger {
     /// Claims the event for this invocation until `lease_until_ms`, keeping
     /// its payload for a replay should it fail.
@@ -78,33 +124,21 @@ impl Ledger {
         now_ms: i64,
         lease_until_ms: i64,
     ) -> Result<Claim, StoreError> {
-        let claimed = self
+        let claim = ClaimExpression::new(self, payload, now_ms, lease_until_ms);
+        let mut request = self
             .client
             .update_item()
             .table_name(&self.events_table)
             .key("workflow_id", s(workflow_id))
             .key("event_id", s(event_id))
-            .update_expression(
-                "SET #status = :in_progress, lease_until_ms = :lease, updated_at_ms = :now, \
-                 received_at_ms = if_not_exists(received_at_ms, :now), payload = :payload, \
-                 expires_at = :expires ADD attempts :one",
-            )
-            .condition_expression(
-                "attribute_not_exists(event_id) OR #status = :failed \
-                 OR (#status = :in_progress AND lease_until_ms < :now)",
-            )
+            .update_expression(CLAIM_UPDATE)
+            .condition_expression(CLAIM_CONDITION)
             .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":in_progress", s(EventStatus::InProgress.name()))
-            .expression_attribute_values(":failed", s(EventStatus::Failed.name()))
-            .expression_attribute_values(":lease", n(lease_until_ms))
-            .expression_attribute_values(":now", n(now_ms))
-            .expression_attribute_values(":payload", s(payload))
-            .expression_attribute_values(":expires", n(self.expires_at(now_ms)))
-            .expression_attribute_values(":one", n(1))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        let refused = match claimed {
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        for (name, value) in claim.values {
+            request = request.expression_attribute_values(name, value);
+        }
+        let refused = match request.send().await {
             Ok(_) => return Ok(Claim::Claimed),
             Err(SdkError::ServiceError(e)) => match e.into_err() {
                 UpdateItemError::ConditionalCheckFailedException(refused) => refused,
@@ -116,9 +150,87 @@ impl Ledger {
             },
             Err(e) => return Err(unavailable(e)),
         };
-        // The refusal carries the item as it is (one round trip for a
-        // duplicate); read it only if it does not.
-        let existing = match refused.item() {
+        self.refused_claim(workflow_id, event_id, refused.item())
+            .await
+    }
+
+    /// Claims the event and takes its first person's lock in one
+    /// conditional transaction (one round trip where `claim_event` then
+    /// `lock_person` take two). `Claimed` only when both were had; a lock
+    /// another invocation holds answers `Ok(None)` and takes neither.
+    pub async fn claim_event_and_lock(
+        &self,
+        claim: EventClaim<'_>,
+        lock: LockRequest<'_>,
+    ) -> Result<Option<Claim>, StoreError> {
+        let expression =
+            ClaimExpression::new(self, claim.payload, claim.now_ms, claim.lease_until_ms);
+        let mut update = Update::builder()
+            .table_name(&self.events_table)
+            .key("workflow_id", s(claim.workflow_id))
+            .key("event_id", s(claim.event_id))
+            .update_expression(CLAIM_UPDATE)
+            .condition_expression(CLAIM_CONDITION)
+            .expression_attribute_names("#status", "status")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        for (name, value) in expression.values {
+            update = update.expression_attribute_values(name, value);
+        }
+        let claim_item = update
+            .build()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let lock_item =
+            self.lock_update(lock.key, lock.owner, lock.lease_until_ms, claim.now_ms)?;
+        let sent = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(claim_item).build())
+            .transact_items(TransactWriteItem::builder().update(lock_item).build())
+            .send()
+            .await;
+        let cancelled = match sent {
+            Ok(_) => return Ok(Some(Claim::Claimed)),
+            Err(SdkError::ServiceError(e)) => match e.into_err() {
+                TransactWriteItemsError::TransactionCanceledException(cancelled) => cancelled,
+                other => {
+                    return Err(StoreError::Unavailable(
+                        other.meta().code().unwrap_or("error").to_string(),
+                    ));
+                }
+            },
+            Err(e) => return Err(unavailable(e)),
+        };
+        let reasons = cancelled.cancellation_reasons();
+        let failed = |i: usize| {
+            reasons
+                .get(i)
+                .and_then(|r| r.code())
+                .is_some_and(|code| code == "ConditionalCheckFailed")
+        };
+        if failed(0) {
+            let item = reasons.first().and_then(|r| r.item());
+            return Ok(Some(
+                self.refused_claim(claim.workflow_id, claim.event_id, item)
+                    .await?,
+            ));
+        }
+        if failed(1) {
+            return Ok(None);
+        }
+        // Cancelled for another reason (a conflicting transaction on one
+        // of the items): transient.
+        Err(StoreError::Unavailable("TransactionCanceled".to_string()))
+    }
+
+    /// What a refused claim means: the refusal carries the item as it is
+    /// (one round trip for a duplicate); read it only if it does not.
+    async fn refused_claim(
+        &self,
+        workflow_id: &str,
+        event_id: &str,
+        item: Option<&Item>,
+    ) -> Result<Claim, StoreError> {
+        let existing = match item {
             Some(item) => Some(record(item)?),
             None => self.event(workflow_id, event_id).await?,
         };

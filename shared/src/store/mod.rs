@@ -7,6 +7,7 @@
 
 mod events;
 mod persons;
+mod phone_index;
 mod usage;
 mod workflows;
 
@@ -16,10 +17,11 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 
-pub use events::{Claim, EventRecord, EventStatus};
-pub use persons::{PersonLock, PersonWrite, person_keys};
+pub use events::{Claim, EventClaim, EventRecord, EventStatus, LockRequest};
+pub use persons::{PersonLock, PersonState, PersonWrite, person_keys};
+pub use phone_index::{BuildCursor, IndexMeta, IndexedContact, MetaUpdate, PhoneIndexStore};
 pub use usage::{MonthlyUsage, month_of};
-pub use workflows::{WorkflowError, Workflows};
+pub use workflows::{AllWorkflows, WorkflowError, Workflows};
 
 use crate::secrets::aws_error_text;
 

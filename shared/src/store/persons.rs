@@ -35,6 +35,28 @@ pub fn person_keys(workflow_id: &str, person: &Person) -> Vec<String> {
     keys
 }
 
+/// Takes a person's lock: free, expired, or already this owner's.
+const LOCK_UPDATE: &str = "SET lock_owner = :owner, lock_until = :until, expires_at = :expires";
+const LOCK_CONDITION: &str =
+    "attribute_not_exists(lock_until) OR lock_until < :now OR lock_owner = :owner";
+
+/// A person's item as read, lock holder included.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PersonState {
+    pub lock: PersonLock,
+    pub lock_owner: Option<String>,
+    pub lock_until_ms: Option<i64>,
+}
+
+impl PersonState {
+    /// Whether another invocation held the lock when this was read: then
+    /// its end may still change what the item records.
+    pub fn held_by_another(&self, owner: &str, now_ms: i64) -> bool {
+        self.lock_owner.as_deref().is_some_and(|o| o != owner)
+            && self.lock_until_ms.is_some_and(|until| until >= now_ms)
+    }
+}
+
 /// A held lock, and what the person's item said when it was taken.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PersonLock {
@@ -73,12 +95,8 @@ impl Ledger {
                 .update_item()
                 .table_name(&self.persons_table)
                 .key("person_key", s(key))
-                .update_expression(
-                    "SET lock_owner = :owner, lock_until = :until, expires_at = :expires",
-                )
-                .condition_expression(
-                    "attribute_not_exists(lock_until) OR lock_until < :now OR lock_owner = :owner",
-                )
+                .update_expression(LOCK_UPDATE)
+                .condition_expression(LOCK_CONDITION)
                 .expression_attribute_values(":owner", s(owner))
                 .expression_attribute_values(":until", n(lease_until_ms))
                 .expression_attribute_values(":now", n(now))
@@ -109,6 +127,53 @@ impl Ledger {
                 Err(e) => return Err(unavailable(e)),
             }
         }
+    }
+
+    /// The lock on `key` as a transaction item (for
+    /// `claim_event_and_lock`): the same update and condition as
+    /// `lock_person`.
+    pub(super) fn lock_update(
+        &self,
+        key: &str,
+        owner: &str,
+        lease_until_ms: i64,
+        now_ms: i64,
+    ) -> Result<Update, StoreError> {
+        Update::builder()
+            .table_name(&self.persons_table)
+            .key("person_key", s(key))
+            .update_expression(LOCK_UPDATE)
+            .condition_expression(LOCK_CONDITION)
+            .expression_attribute_values(":owner", s(owner))
+            .expression_attribute_values(":until", n(lease_until_ms))
+            .expression_attribute_values(":now", n(now_ms))
+            .expression_attribute_values(":expires", n(now_ms / 1000 + MAPPING_TTL_DAYS * 86_400))
+            .build()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+
+    /// The person's item as it is (a strongly consistent read): what it
+    /// recorded, and who holds its lock until when.
+    pub async fn person(&self, key: &str) -> Result<PersonState, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.persons_table)
+            .key("person_key", s(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let item = output.item.unwrap_or_default();
+        Ok(PersonState {
+            lock: PersonLock {
+                key: key.to_string(),
+                contact_id: get_n(&item, "contact_id").and_then(|id| u64::try_from(id).ok()),
+                last_changed_ms: get_n(&item, "last_changed_ms"),
+            },
+            lock_owner: super::get_s(&item, "lock_owner").map(String::from),
+            lock_until_ms: get_n(&item, "lock_until"),
+        })
     }
 
     /// The items that release the locks and record the persons' contacts.

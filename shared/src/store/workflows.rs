@@ -22,6 +22,16 @@ pub enum WorkflowError {
     Unavailable(String),
 }
 
+/// Every workflow of the table, as [`Workflows::all`] read them.
+#[derive(Debug, Default)]
+pub struct AllWorkflows {
+    /// By workflow id.
+    pub valid: Vec<Settings>,
+    /// Items whose settings cannot be used, each naming its workflow,
+    /// attribute, expected and found (SPEC section 3).
+    pub invalid: Vec<SettingsError>,
+}
+
 pub struct Workflows {
     client: Client,
     table: String,
@@ -69,6 +79,61 @@ impl Workflows {
             cache.insert(workflow_id.to_string(), (Instant::now(), settings.clone()));
         }
         Ok(Some(settings))
+    }
+
+    /// Every workflow in the table (a paged, eventually consistent Scan),
+    /// validated: the settings of the valid ones and the error of each
+    /// invalid one (SPEC section 3), so one bad item hides no other. For
+    /// the scheduled functions, which handle every enabled workflow (SPEC
+    /// section 1); the cache is bypassed and not filled.
+    pub async fn all(&self) -> Result<AllWorkflows, WorkflowError> {
+        let mut all = AllWorkflows::default();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| {
+                    let code = e
+                        .as_service_error()
+                        .and_then(|s| s.meta().code())
+                        .map(String::from);
+                    WorkflowError::Unavailable(code.unwrap_or_else(|| aws_error_text(&e)))
+                })?;
+            for raw in output.items() {
+                let item: Item = raw.iter().map(|(k, v)| (k.clone(), attr(v))).collect();
+                let Some(Attr::S(workflow_id)) = item.get("workflow_id") else {
+                    // The key is a String in the table's schema; unreachable
+                    // unless the table is not the template's.
+                    all.invalid.push(SettingsError {
+                        workflow_id: String::new(),
+                        attribute: "workflow_id".into(),
+                        expected: "a String (S)".into(),
+                        found: "another type".into(),
+                    });
+                    continue;
+                };
+                match settings::parse(workflow_id, &item) {
+                    Ok((settings, unknown)) => {
+                        for attribute in unknown {
+                            tracing::warn!(workflow_id, "{attribute}");
+                        }
+                        all.valid.push(settings);
+                    }
+                    Err(error) => all.invalid.push(error),
+                }
+            }
+            match output.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => break,
+            }
+        }
+        all.valid.sort_by(|a, b| a.workflow_id.cmp(&b.workflow_id));
+        Ok(all)
     }
 
     fn cached(&self, workflow_id: &str) -> Option<Arc<Settings>> {

@@ -110,6 +110,25 @@ impl World {
             .collect()
     }
 
+    /// Runs the built `kvcore-indexer` once, as its schedule would: builds
+    /// (or refreshes) the phone index of every enabled workflow's scope
+    /// (SPEC section 9), then forgets the kvCORE requests it made, so a
+    /// test counts only its event's. Answers the indexer's summary.
+    pub async fn index_phones(&self) -> Value {
+        let indexer = self
+            .stack
+            .spawn_indexer()
+            .await
+            .expect("the kvcore-indexer binary starts (INDEXER_BIN)");
+        let summary = self
+            .stack
+            .run_scheduled(&indexer)
+            .await
+            .expect("the indexer answers");
+        self.kvcore().clear_requests();
+        summary
+    }
+
     /// Everything the function has logged so far, one string.
     pub fn logs(&self) -> String {
         self.function.logs().join("\n")

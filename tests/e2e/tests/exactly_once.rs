@@ -14,7 +14,7 @@ use kvsync_e2e::{Cable, World, event, json, kvsync_cli};
 fn lagging_kvcore() -> FakeConfig {
     FakeConfig {
         search_lag: Duration::from_secs(30),
-        reject_duplicate_emails: false,
+        duplicates: kvcore_fake::DuplicatePolicy::Accept,
         ..FakeConfig::default()
     }
 }
@@ -70,6 +70,7 @@ async fn the_same_event_at_once_answers_one_409() {
 async fn concurrent_rounds(at_once: usize, rounds: usize) {
     let world = World::start_with(lagging_kvcore()).await;
     world.workflow("race", json!({})).await;
+    world.index_phones().await;
     let mut functions = Vec::new();
     for _ in 1..at_once {
         functions.push(world.stack.spawn_function().await.unwrap());

@@ -56,8 +56,8 @@ async fn do_not_overwrite_writes_only_the_address() {
     assert_eq!(contact["primary_city"], "Naples");
     assert_eq!(
         world.kvcore().requests().len(),
-        2,
-        "email search and one PUT"
+        3,
+        "the email list, the full record, one PUT"
     );
 }
 
@@ -94,6 +94,7 @@ async fn a_new_person_is_created_with_the_default_agent_and_tags() {
     world
         .workflow("new", json!({"default_agent_id": {"N": "7"}}))
         .await;
+    world.index_phones().await;
     let answer = world
         .send(
             "new",
@@ -121,8 +122,8 @@ async fn a_new_person_is_created_with_the_default_agent_and_tags() {
         .collect();
     assert_eq!(
         kinds,
-        ["GET", "GET", "POST"],
-        "email search, phone search, create"
+        ["GET", "POST"],
+        "the email list, then the create: the phone is looked up in kvsync's index"
     );
 }
 
@@ -165,6 +166,7 @@ async fn phone_matches_when_email_does_not() {
         json!({"first_name": "Al", "email": "al@old.example", "work_phone": "239.555.0123"}),
     );
     world.workflow("phone", json!({})).await;
+    world.index_phones().await;
     let answer = world
         .send(
             "phone",
@@ -176,13 +178,17 @@ async fn phone_matches_when_email_does_not() {
     assert_eq!(result["matched_by"], "phone");
     assert_eq!(result["contact_id"], id);
     assert_eq!(result["fields"], json!(["email"]));
-    let search = &world.kvcore().requests()[1];
+    // kvCORE never sees a phone query: the email list, then the index's
+    // candidate read, then the write.
+    let requests = world.kvcore().requests();
     assert!(
-        search
-            .query
-            .contains(&("search".to_string(), "2395550123".to_string())),
-        "{search:?}"
+        requests
+            .iter()
+            .all(|r| !r.query.iter().any(|(_, v)| v.contains("2395550123")))
     );
+    let kinds: Vec<bool> = requests.iter().map(|r| r.is_list()).collect();
+    assert_eq!(kinds, [true, false, false], "{requests:?}");
+    assert_eq!(requests[1].path, format!("/v2/public/contact/{id}"));
 }
 
 #[tokio::test]
@@ -193,6 +199,7 @@ async fn profile_details_never_match() {
         "cell_phone_2": "2395550155"
     }));
     world.workflow("main-card", json!({})).await;
+    world.index_phones().await;
     let result = world
         .send(
             "main-card",
@@ -208,7 +215,7 @@ async fn profile_details_never_match() {
 #[tokio::test]
 async fn the_agent_filter_limits_matches_and_skips_other_owners() {
     let world = World::start_with(FakeConfig {
-        reject_duplicate_emails: false,
+        duplicates: kvcore_fake::DuplicatePolicy::Accept,
         ..FakeConfig::default()
     })
     .await;
@@ -251,11 +258,19 @@ async fn the_agent_filter_limits_matches_and_skips_other_owners() {
 }
 
 #[tokio::test]
-async fn another_agents_duplicate_is_skipped_not_retried_forever() {
-    let world = World::start().await;
+async fn a_refused_duplicate_outside_the_agents_is_skipped_not_retried_forever() {
+    // kvCORE may refuse a duplicate (SPEC section 7: uniqueness is email
+    // plus owner); here it does. Fay is in kvCORE with no agent, which the
+    // workflow's agent filter does not count as a match, and the workflow
+    // creates without an agent: kvCORE refuses the create.
+    let world = World::start_with(FakeConfig {
+        duplicates: kvcore_fake::DuplicatePolicy::Conflict409,
+        ..FakeConfig::default()
+    })
+    .await;
     world
         .kvcore()
-        .insert_contact(json!({"email": "fay@example.com", "assigned_agent_id": 8}));
+        .insert_contact(json!({"email": "fay@example.com"}));
     world
         .workflow("agents", json!({"agent_ids": {"NS": ["7"]}}))
         .await;
@@ -266,7 +281,7 @@ async fn another_agents_duplicate_is_skipped_not_retried_forever() {
         .clone();
     assert_eq!(
         result["outcome"], "skipped",
-        "kvCORE refused the create: agent 8 holds the person"
+        "kvCORE refused the create: a contact outside the workflow's agents holds the person"
     );
     assert_eq!(result["reason"], "agent_filtered");
     assert_eq!(world.kvcore().contacts().len(), 1);
@@ -348,7 +363,11 @@ async fn nothing_new_is_unchanged_and_sends_nothing() {
     assert_eq!(result["contact_id"], id);
     assert_eq!(result["fields"], json!([]));
     assert!(world.kvcore_writes().is_empty());
-    assert_eq!(world.kvcore().requests().len(), 1, "one email search");
+    assert_eq!(
+        world.kvcore().requests().len(),
+        2,
+        "the email list and the full record"
+    );
 }
 
 #[tokio::test]
@@ -381,7 +400,12 @@ async fn fields_the_event_lacks_are_never_blanked_and_sync_fields_limit_writes()
 
 #[tokio::test]
 async fn a_conflict_on_create_is_treated_as_a_match() {
-    let world = World::start().await;
+    // kvCORE may refuse a duplicate (SPEC section 7); here it does.
+    let world = World::start_with(FakeConfig {
+        duplicates: kvcore_fake::DuplicatePolicy::Conflict409,
+        ..FakeConfig::default()
+    })
+    .await;
     // Someone just added the person in kvCORE itself; its search does not show it yet.
     world
         .kvcore()

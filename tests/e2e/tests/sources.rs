@@ -28,6 +28,7 @@ async fn fub_world() -> (World, FakeFollowUpBoss) {
             }),
         )
         .await;
+    world.index_phones().await;
     (world, fub)
 }
 
@@ -156,6 +157,7 @@ async fn a_google_person_is_synced_with_its_primary_entries() {
             json!({"source": {"S": "google"}, "auth": {"S": "token"}}),
         )
         .await;
+    world.index_phones().await;
     let secret_id = format!("{}kvsync/google/webhook-secret", world.stack.prefix());
     world
         .stack

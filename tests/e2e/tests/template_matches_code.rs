@@ -5,11 +5,21 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use kvsync_devstack::template::{self, EnvValue, KeyType, WEBHOOK_FUNCTION};
+use kvsync_devstack::template::{
+    self, EnvValue, KVCORE_INDEXER_FUNCTION, KeyType, WEBHOOK_FUNCTION,
+};
 use kvsync_devstack::{LocalStack, StackOptions};
 
 /// Where the webhook function's code lives (the CLI shares `shared/src`).
 const FUNCTION_SOURCES: [&str; 2] = ["shared/src", "functions"];
+/// The kvcore-indexer builds its own clients (it reads no `Services`), so
+/// what it reads is in its own crate.
+const INDEXER_SOURCES: [&str; 1] = ["functions/kvcore-indexer"];
+/// Every function of the template, with the code that reads its environment.
+const FUNCTIONS: [(&str, &[&str]); 2] = [
+    (WEBHOOK_FUNCTION, &FUNCTION_SOURCES),
+    (KVCORE_INDEXER_FUNCTION, &INDEXER_SOURCES),
+];
 
 /// Every environment variable read by name in the `.rs` files under `dirs`
 /// (relative to the workspace root).
@@ -71,8 +81,11 @@ fn provided_by_lambda(name: &str) -> bool {
 }
 
 fn template_env() -> Vec<(String, EnvValue)> {
-    template::function_env(&template::template_path(), WEBHOOK_FUNCTION)
-        .expect("template.yaml parses")
+    function_template_env(WEBHOOK_FUNCTION)
+}
+
+fn function_template_env(function: &str) -> Vec<(String, EnvValue)> {
+    template::function_env(&template::template_path(), function).expect("template.yaml parses")
 }
 
 #[test]
@@ -125,6 +138,34 @@ fn every_variable_the_function_reads_is_set_by_the_template() {
 }
 
 #[test]
+fn the_indexer_reads_exactly_the_variables_the_template_sets_for_it() {
+    let read = variables_read(&INDEXER_SOURCES);
+    for expected in [
+        "WORKFLOWS_TABLE",
+        "PHONE_INDEX_TABLE",
+        "KVCORE_BASE_URL",
+        "RUST_LOG",
+    ] {
+        assert!(
+            read.contains(expected),
+            "the scan finds {expected}: {read:?}"
+        );
+    }
+    let read: BTreeSet<String> = read
+        .into_iter()
+        .filter(|v| !provided_by_lambda(v))
+        .collect();
+    let set: BTreeSet<String> = function_template_env(KVCORE_INDEXER_FUNCTION)
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    assert_eq!(
+        read, set,
+        "what {KVCORE_INDEXER_FUNCTION} reads and what template.yaml sets for it"
+    );
+}
+
+#[test]
 fn the_templates_tables_are_exactly_the_ones_the_function_is_given() {
     let tables = template::tables(&template::template_path()).expect("template.yaml parses");
     assert!(!tables.is_empty(), "template.yaml declares the tables");
@@ -155,19 +196,95 @@ fn the_templates_tables_are_exactly_the_ones_the_function_is_given() {
             table.logical_id
         );
     }
-    // ...and every `*_TABLE` variable is `!Ref` to one of the template's tables.
-    for (name, value) in template_env() {
-        if !name.ends_with("_TABLE") {
-            continue;
-        }
-        match value {
-            EnvValue::Ref(id) => assert!(
-                table_ids.contains(id.as_str()),
-                "{name} refers to {id}, which is not a DynamoDB table of the template"
-            ),
-            other => panic!("{name} must be `!Ref <Table>`, found {other:?}"),
+    // ...and every `*_TABLE` variable of every function is `!Ref` to one of the template's tables.
+    for (function, _) in FUNCTIONS {
+        for (name, value) in function_template_env(function) {
+            if !name.ends_with("_TABLE") {
+                continue;
+            }
+            match value {
+                EnvValue::Ref(id) => assert!(
+                    table_ids.contains(id.as_str()),
+                    "{function}: {name} refers to {id}, which is not a DynamoDB table of the template"
+                ),
+                other => panic!("{function}: {name} must be `!Ref <Table>`, found {other:?}"),
+            }
         }
     }
+}
+
+/// Least privilege: a function's policies name exactly the tables its
+/// environment gives it, and each function logs to its own log group and
+/// has an alarm on its Lambda `Errors`.
+#[test]
+fn every_function_gets_only_its_tables_its_own_logs_and_an_errors_alarm() {
+    let resources = resources_of_template();
+    let functions: Vec<&Resource> = resources
+        .iter()
+        .filter(|r| r.kind == "AWS::Serverless::Function")
+        .collect();
+    let ids: BTreeSet<&str> = functions.iter().map(|f| f.id.as_str()).collect();
+    let expected: BTreeSet<&str> = FUNCTIONS.iter().map(|(id, _)| *id).collect();
+    assert_eq!(
+        ids, expected,
+        "the template's functions are the ones checked here"
+    );
+    let mut log_groups = BTreeSet::new();
+    for function in functions {
+        let id = &function.id;
+        let in_policies: BTreeSet<String> = function
+            .pairs
+            .iter()
+            .filter(|(k, _)| k == "TableName")
+            .map(|(_, v)| v.trim_start_matches("!Ref ").to_string())
+            .collect();
+        let in_env: BTreeSet<String> = function_template_env(id)
+            .into_iter()
+            .filter(|(name, _)| name.ends_with("_TABLE"))
+            .filter_map(|(_, value)| match value {
+                EnvValue::Ref(table) => Some(table),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            in_policies, in_env,
+            "{id}: tables in its policies and its environment"
+        );
+
+        let log_group = function
+            .value("LogGroup")
+            .unwrap_or_else(|| panic!("{id} names its log group"))
+            .trim_start_matches("!Ref ");
+        assert!(
+            resources
+                .iter()
+                .any(|r| r.id == log_group && r.kind == "AWS::Logs::LogGroup"),
+            "{id} logs to {log_group}, a log group of the template"
+        );
+        assert!(
+            log_groups.insert(log_group.to_string()),
+            "{id} shares {log_group}"
+        );
+
+        let watched = format!("!Ref {id}");
+        assert!(
+            resources.iter().any(|r| r.kind == "AWS::CloudWatch::Alarm"
+                && r.value("Namespace") == Some("AWS/Lambda")
+                && r.value("MetricName") == Some("Errors")
+                && r.value("Value") == Some(watched.as_str())),
+            "an alarm on the Lambda Errors of {id}"
+        );
+    }
+    let indexer = resources
+        .iter()
+        .find(|r| r.id == KVCORE_INDEXER_FUNCTION)
+        .expect("the indexer");
+    assert_eq!(
+        indexer.value("Type"),
+        Some("Schedule"),
+        "run by an EventBridge schedule"
+    );
+    assert_eq!(indexer.value("Schedule"), Some("!Ref IndexerSchedule"));
 }
 
 #[test]

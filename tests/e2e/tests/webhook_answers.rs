@@ -36,6 +36,7 @@ fn refs(headers: &[(String, String)]) -> Vec<(&str, &str)> {
 async fn a_signed_delivery_is_processed_and_names_its_event() {
     let world = World::start().await;
     world.workflow("std", json!({})).await;
+    world.index_phones().await;
     let body = body();
     let headers = signed_headers(&world, "std", &body, signing::now_timestamp()).await;
     let answer = world.send_raw("std", &refs(&headers), "", &body).await;
@@ -82,6 +83,7 @@ async fn every_refused_signature_gets_the_same_401() {
 async fn a_rotated_secret_is_accepted_with_either_signature() {
     let world = World::start().await;
     world.workflow("rot", json!({})).await;
+    world.index_phones().await;
     let body = body();
     let now = signing::now_timestamp();
     let mut headers = signed_headers(&world, "rot", &body, now).await;
@@ -111,6 +113,7 @@ async fn a_rotated_secret_is_accepted_with_either_signature() {
 async fn token_auth_in_header_or_query() {
     let world = World::start().await;
     world.workflow("tok", json!({"auth": {"S": "token"}})).await;
+    world.index_phones().await;
     let secret_id = format!("{}kvsync/tok/webhook-secret", world.stack.prefix());
     let token = "tok-3f9a1c";
     world.stack.put_secret(&secret_id, token).await.unwrap();
@@ -133,6 +136,7 @@ async fn token_auth_in_header_or_query() {
 async fn a_base64_encoded_body_is_decoded() {
     let world = World::start().await;
     world.workflow("b64", json!({})).await;
+    world.index_phones().await;
     let body = body();
     let headers = signed_headers(&world, "b64", &body, signing::now_timestamp()).await;
     let event = kvsync_devstack::http_api_event_base64(
@@ -292,6 +296,7 @@ async fn kvcore_rate_limits_are_waited_out_and_outages_answer_503() {
 async fn logs_never_hold_secrets_tokens_or_full_emails_and_phones() {
     let world = World::start().await;
     world.workflow("quiet", json!({})).await;
+    world.index_phones().await;
     world
         .send(
             "quiet",

@@ -1,0 +1,418 @@
+//! One scheduled run (SPEC section 9): every enabled workflow → its scope
+//! (a kvCORE token secret and a default country) → a full build when the
+//! scope needs one (never built, a build to resume, the last one over a day
+//! old), else a refresh. Each scope is handled on its own, so one failing
+//! stops no other; the answer is a summary per scope.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use kvsync::kvcore::{Kvcore, Pacer};
+use kvsync::phone_index::{IndexError, PhoneIndex, Scope, needs_build};
+use kvsync::secrets::{self, Secrets};
+use kvsync::settings::{DEFAULT_KVCORE_MAX_RPS, Settings};
+use kvsync::store::{IndexMeta, PhoneIndexStore, StoreError, Workflows};
+use lambda_runtime::{Context, Error, LambdaEvent};
+use serde::Serialize;
+use serde_json::Value;
+use tokio::time::Instant;
+
+/// Time kept back from the invocation deadline, at most: a build that
+/// finishes drops the contacts it did not see (a query over the scope) and
+/// every holder releases its lease, after its last page.
+const DEADLINE_MARGIN: Duration = Duration::from_secs(15);
+/// Without a Lambda context deadline (never in Lambda itself).
+const DEFAULT_BUDGET: Duration = Duration::from_secs(60);
+/// A scope is not started with less time than this left: one page and its
+/// writes (the flows themselves stop at 4 s).
+const SCOPE_MIN_TIME: Duration = Duration::from_secs(5);
+
+/// The clients one warm container keeps for all its runs.
+pub struct Indexer {
+    pub workflows: Workflows,
+    pub phone_index: PhoneIndexStore,
+    pub secrets: Secrets,
+    pub kvcore: Kvcore,
+}
+
+/// What a run did: one entry per scope, and the workflows it could not read.
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    pub scopes: Vec<ScopeSummary>,
+    /// Misconfigured workflow items (SPEC section 3), each with its error.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub invalid_workflows: Vec<InvalidWorkflow>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct InvalidWorkflow {
+    pub workflow_id: String,
+    pub error: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Build,
+    Refresh,
+}
+
+/// One scope's part of the run.
+#[derive(Debug, Serialize)]
+pub struct ScopeSummary {
+    /// `<kvcore_token_secret>#<country>` (a secret's name, not its value).
+    pub scope: String,
+    /// The enabled workflows that use it, by id.
+    pub workflows: Vec<String>,
+    pub action: Action,
+    /// The build finished or the refresh ran; false: it resumes next run.
+    pub finished: bool,
+    /// kvCORE list pages read.
+    pub pages: u32,
+    /// Contacts read: a build counts its earlier runs too.
+    pub contacts_read: u64,
+    /// Contacts in the index when a build finished.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contacts_indexed: Option<u64>,
+    /// Another invocation held the scope's lease; nothing was done.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub skipped: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Workflows that share one scope.
+#[derive(Debug, Clone, PartialEq)]
+struct ScopeGroup {
+    scope: Scope,
+    token_secret: String,
+    workflows: Vec<String>,
+}
+
+/// This run's deadline and lease owner.
+struct Run {
+    deadline: Instant,
+    deadline_ms: i64,
+    owner: String,
+}
+
+pub async fn handle(indexer: &Indexer, event: LambdaEvent<Value>) -> Result<Summary, Error> {
+    let run = Run::of(&event.context);
+    let all = indexer.workflows.all().await?;
+    let invalid_workflows = all
+        .invalid
+        .iter()
+        .map(|error| {
+            tracing::warn!(workflow_id = %error.workflow_id, %error, "workflow skipped: misconfigured");
+            InvalidWorkflow {
+                workflow_id: error.workflow_id.clone(),
+                error: error.to_string(),
+            }
+        })
+        .collect();
+    let pacers: HashMap<String, Pacer> = rates(&all.valid)
+        .into_iter()
+        .map(|(secret, rate)| (secret, Pacer::per_second(rate)))
+        .collect();
+
+    let mut planned = Vec::new();
+    for group in groups(&all.valid) {
+        let meta = indexer.phone_index.meta(&group.scope.id).await;
+        planned.push((group, meta));
+    }
+    // Refreshes first: they are quick, so every index stays fresh even
+    // when a long build then takes the rest of the run.
+    let now = now_ms();
+    planned.sort_by_key(|(group, meta)| {
+        let build = meta.as_ref().is_ok_and(|m| needs_build(m, now));
+        (build, group.scope.id.clone())
+    });
+
+    // Every group's token has a pace (both come from the same workflows).
+    let fallback = Pacer::per_second(DEFAULT_KVCORE_MAX_RPS);
+    let mut scopes = Vec::new();
+    for (group, meta) in planned {
+        let pacer = pacers.get(&group.token_secret).unwrap_or(&fallback);
+        let summary = index_scope(indexer, &run, &group, meta, pacer).await;
+        match &summary.error {
+            Some(error) => tracing::error!(
+                scope = %summary.scope, action = ?summary.action, %error,
+                "phone index scope failed"
+            ),
+            None => tracing::info!(
+                scope = %summary.scope, action = ?summary.action, finished = summary.finished,
+                pages = summary.pages, contacts_read = summary.contacts_read,
+                skipped = summary.skipped, "phone index scope done"
+            ),
+        }
+        scopes.push(summary);
+    }
+    scopes.sort_by(|a, b| a.scope.cmp(&b.scope));
+    Ok(Summary {
+        scopes,
+        invalid_workflows,
+    })
+}
+
+/// Builds or refreshes one scope; every failure ends up in the summary.
+async fn index_scope(
+    indexer: &Indexer,
+    run: &Run,
+    group: &ScopeGroup,
+    meta: Result<IndexMeta, StoreError>,
+    pacer: &Pacer,
+) -> ScopeSummary {
+    let now = now_ms();
+    let action = match &meta {
+        Ok(meta) if !needs_build(meta, now) => Action::Refresh,
+        _ => Action::Build,
+    };
+    let mut summary = ScopeSummary {
+        scope: group.scope.id.clone(),
+        workflows: group.workflows.clone(),
+        action,
+        finished: false,
+        pages: 0,
+        contacts_read: 0,
+        contacts_indexed: None,
+        skipped: false,
+        error: None,
+    };
+    let meta = match meta {
+        Ok(meta) => meta,
+        Err(error) => {
+            summary.error = Some(error.to_string());
+            return summary;
+        }
+    };
+    if meta.lease_until_ms.is_some_and(|until| until >= now) {
+        // Another run (or a lookup's refresh) works on it: no error.
+        summary.skipped = true;
+        return summary;
+    }
+    if Instant::now() + SCOPE_MIN_TIME >= run.deadline {
+        summary.error = Some("no time left in this run; the next run handles this scope".into());
+        return summary;
+    }
+    let token = match token_of(&indexer.secrets, &group.token_secret).await {
+        Ok(token) => token,
+        Err(error) => {
+            summary.error = Some(error);
+            return summary;
+        }
+    };
+    let session = indexer.kvcore.paced_session(&token, run.deadline, pacer);
+    let index = PhoneIndex {
+        store: &indexer.phone_index,
+        session: &session,
+        scope: &group.scope,
+        owner: &run.owner,
+        deadline: run.deadline,
+        deadline_ms: run.deadline_ms,
+    };
+    let result: Result<(), IndexError> = match action {
+        Action::Build => index.build(now, &mut |_| {}).await.map(|report| {
+            summary.finished = report.finished;
+            summary.pages = report.pages;
+            summary.contacts_read = report.contacts_read;
+            summary.contacts_indexed = report.contacts_indexed;
+        }),
+        Action::Refresh => index.refresh(now).await.map(|report| {
+            summary.finished = !report.skipped;
+            summary.skipped = report.skipped;
+            summary.pages = report.pages;
+            summary.contacts_read = report.contacts_read;
+        }),
+    };
+    if let Err(error) = result {
+        summary.error = Some(error.to_string());
+    }
+    summary
+}
+
+/// The kvCORE token a secret holds (bare, or JSON `{"token": ...}`).
+async fn token_of(secrets: &Secrets, secret_id: &str) -> Result<String, String> {
+    let secret = secrets
+        .get(secret_id)
+        .await
+        .map_err(|e| format!("kvcore_token_secret '{secret_id}': {e}"))?;
+    secrets::kvcore_token(&secret).ok_or_else(|| {
+        format!(
+            "kvcore_token_secret '{secret_id}': the secret must hold the kvCORE API token, bare or as {{\"token\": \"...\"}}"
+        )
+    })
+}
+
+/// The scopes enabled workflows use, each with its workflows (SPEC section
+/// 9: workflows sharing a token secret and a country share one), by id.
+fn groups(workflows: &[Settings]) -> Vec<ScopeGroup> {
+    let mut by_scope: BTreeMap<String, ScopeGroup> = BTreeMap::new();
+    for settings in workflows.iter().filter(|s| s.enabled) {
+        let scope = Scope::of(settings);
+        by_scope
+            .entry(scope.id.clone())
+            .or_insert_with(|| ScopeGroup {
+                scope,
+                token_secret: settings.kvcore_token_secret.clone(),
+                workflows: Vec::new(),
+            })
+            .workflows
+            .push(settings.workflow_id.clone());
+    }
+    by_scope.into_values().collect()
+}
+
+/// Per token secret, the pace its enabled workflows allow: the lowest of
+/// their `kvcore_max_rps` (SPEC section 3), shared by all its scopes.
+fn rates(workflows: &[Settings]) -> BTreeMap<String, f64> {
+    let mut rates: BTreeMap<String, f64> = BTreeMap::new();
+    for settings in workflows.iter().filter(|s| s.enabled) {
+        rates
+            .entry(settings.kvcore_token_secret.clone())
+            .and_modify(|rate| *rate = rate.min(settings.kvcore_max_rps))
+            .or_insert(settings.kvcore_max_rps);
+    }
+    rates
+}
+
+impl Run {
+    fn of(context: &Context) -> Run {
+        let now = now_ms();
+        let remaining = i64::try_from(context.deadline)
+            .ok()
+            .filter(|deadline| *deadline > 0)
+            .map_or(DEFAULT_BUDGET, |deadline| {
+                Duration::from_millis(deadline.saturating_sub(now).max(0) as u64)
+            });
+        let budget = budget_of(remaining);
+        Run {
+            deadline: Instant::now() + budget,
+            deadline_ms: now + budget.as_millis() as i64,
+            owner: format!("kvcore-indexer/{}", context.request_id),
+        }
+    }
+}
+
+/// The time the flows get of what the invocation has left: all but a
+/// margin, a fifth of it and at most `DEADLINE_MARGIN`, so a short test
+/// timeout still leaves room for pages.
+fn budget_of(remaining: Duration) -> Duration {
+    remaining.saturating_sub((remaining / 5).min(DEADLINE_MARGIN))
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kvsync::settings::{Attr, Item, parse};
+
+    fn workflow(id: &str, token: &str, country: &str, extra: &[(&str, Attr)]) -> Settings {
+        let mut item = Item::from([
+            ("kvcore_token_secret".to_string(), Attr::S(token.into())),
+            ("webhook_secret".to_string(), Attr::S("w".into())),
+            ("default_country".to_string(), Attr::S(country.into())),
+        ]);
+        for (name, value) in extra {
+            item.insert(name.to_string(), value.clone());
+        }
+        parse(id, &item).unwrap().0
+    }
+
+    #[test]
+    fn workflows_sharing_token_and_country_share_a_scope_and_disabled_ones_none() {
+        let workflows = [
+            workflow("b", "kvsync/t1", "US", &[]),
+            workflow("a", "kvsync/t1", "US", &[]),
+            workflow("c", "kvsync/t1", "GB", &[]),
+            workflow("d", "kvsync/t2", "US", &[("enabled", Attr::Bool(false))]),
+        ];
+        let groups = groups(&workflows);
+        let shape: Vec<(&str, Vec<&str>)> = groups
+            .iter()
+            .map(|g| {
+                (
+                    g.scope.id.as_str(),
+                    g.workflows.iter().map(String::as_str).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            shape,
+            [
+                ("kvsync/t1#GB", vec!["c"]),
+                ("kvsync/t1#US", vec!["b", "a"]),
+            ]
+        );
+        assert!(groups.iter().all(|g| g.token_secret == "kvsync/t1"));
+    }
+
+    #[test]
+    fn a_token_is_paced_at_the_lowest_rate_its_enabled_workflows_allow() {
+        let workflows = [
+            workflow(
+                "a",
+                "kvsync/t1",
+                "US",
+                &[("kvcore_max_rps", Attr::N("2".into()))],
+            ),
+            workflow("b", "kvsync/t1", "GB", &[]),
+            workflow(
+                "c",
+                "kvsync/t1",
+                "US",
+                &[
+                    ("kvcore_max_rps", Attr::N("0.5".into())),
+                    ("enabled", Attr::Bool(false)),
+                ],
+            ),
+            workflow("d", "kvsync/t2", "US", &[]),
+        ];
+        assert_eq!(
+            rates(&workflows),
+            BTreeMap::from([
+                ("kvsync/t1".to_string(), 2.0),
+                ("kvsync/t2".to_string(), 5.0)
+            ])
+        );
+    }
+
+    #[test]
+    fn the_budget_keeps_a_margin_for_the_last_writes() {
+        assert_eq!(
+            budget_of(Duration::from_secs(300)),
+            Duration::from_secs(285)
+        );
+        assert_eq!(budget_of(Duration::from_secs(10)), Duration::from_secs(8));
+        assert_eq!(budget_of(Duration::ZERO), Duration::ZERO);
+    }
+
+    #[test]
+    fn the_summary_names_what_was_done_per_scope() {
+        let summary = Summary {
+            scopes: vec![ScopeSummary {
+                scope: "kvsync/t1#US".into(),
+                workflows: vec!["a".into()],
+                action: Action::Build,
+                finished: true,
+                pages: 2,
+                contacts_read: 900,
+                contacts_indexed: Some(900),
+                skipped: false,
+                error: None,
+            }],
+            invalid_workflows: Vec::new(),
+        };
+        assert_eq!(
+            serde_json::to_value(&summary).unwrap(),
+            serde_json::json!({"scopes": [{
+                "scope": "kvsync/t1#US", "workflows": ["a"], "action": "build",
+                "finished": true, "pages": 2, "contacts_read": 900, "contacts_indexed": 900
+            }]})
+        );
+    }
+}

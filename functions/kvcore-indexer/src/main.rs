@@ -1,0 +1,53 @@
+//! The kvcore-indexer Lambda (SPEC sections 1 and 9): on an EventBridge
+//! schedule, builds and refreshes the phone index of every scope that
+//! enabled workflows use. Builds its clients once per container, then hands
+//! each scheduled event to `handler`.
+
+mod handler;
+
+use handler::Indexer;
+use kvsync::kvcore::{DEFAULT_BASE_URL, Kvcore};
+use kvsync::secrets::Secrets;
+use kvsync::store::{PhoneIndexStore, Workflows};
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_current_span(true)
+        .with_span_list(false)
+        .with_target(false)
+        .without_time()
+        .init();
+
+    let indexer = indexer_from_env().await?;
+    let indexer = &indexer;
+    run(service_fn(move |event: LambdaEvent<Value>| {
+        handler::handle(indexer, event)
+    }))
+    .await
+}
+
+/// The clients, from the environment template.yaml gives the function
+/// (SPEC section 2). `AWS_ENDPOINT_URL`, when set, is honoured by aws-config.
+async fn indexer_from_env() -> Result<Indexer, String> {
+    let env = |name: &str| {
+        std::env::var(name).map_err(|_| format!("environment variable {name} is not set"))
+    };
+    let aws = aws_config::load_from_env().await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
+    let kvcore_base =
+        std::env::var("KVCORE_BASE_URL").unwrap_or_else(|_| DEFAULT_BASE_URL.to_string());
+    Ok(Indexer {
+        workflows: Workflows::new(dynamodb.clone(), env("WORKFLOWS_TABLE")?),
+        phone_index: PhoneIndexStore::new(dynamodb, env("PHONE_INDEX_TABLE")?),
+        secrets: Secrets::new(aws_sdk_secretsmanager::Client::new(&aws)),
+        kvcore: Kvcore::new(&kvcore_base).map_err(|e| e.to_string())?,
+    })
+}
