@@ -10,6 +10,7 @@ pub mod delivery;
 pub mod fields;
 pub mod followupboss;
 pub mod kvcore;
+pub mod logging;
 pub mod matching;
 pub mod metrics;
 pub mod outcome;
