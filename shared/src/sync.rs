@@ -569,28 +569,34 @@ async fn sync_person(
         },
         result => (result?, found),
     };
-    let written =
-        matches!(result.outcome, Outcome::Created | Outcome::Updated) && !settings.dry_run;
-    let index_write = match (written, result.contact_id) {
-        (true, Some(contact_id)) => {
-            let before = found.as_ref().map(|m| &m.contact);
-            let wanted = field_values(person);
-            let values = result
-                .fields
-                .iter()
-                .filter_map(|name| Field::from_name(name))
-                .filter_map(|field| Some((field.name(), wanted.get(&field)?)));
-            Some(IndexWrite {
-                contact_id,
-                before: before
-                    .map(|c| phones_of(c, settings.default_country))
-                    .unwrap_or_default(),
-                after: phones_after(before, values, settings.default_country),
-            })
-        }
-        _ => None,
-    };
+    let index_write = index_write(settings, person, found.as_ref(), &result);
     Ok((result, index_write))
+}
+
+/// What the phone index must learn from a person's result: the written
+/// contact's main-card phones before (its full record; none for a create)
+/// and after the fields this write sent.
+fn index_write(
+    settings: &Settings,
+    person: &Person,
+    found: Option<&Match>,
+    result: &PersonResult,
+) -> Option<IndexWrite> {
+    let written = matches!(result.outcome, Outcome::Created | Outcome::Updated);
+    let contact_id = result.contact_id.filter(|_| written && !settings.dry_run)?;
+    let before = found.map(|m| &m.contact);
+    let wanted = field_values(person);
+    let sent = result
+        .fields
+        .iter()
+        .filter_map(|name| Field::from_name(name))
+        .filter_map(|field| Some((field.name(), wanted.get(&field)?)));
+    let region = settings.default_country;
+    Some(IndexWrite {
+        contact_id,
+        before: before.map(|c| phones_of(c, region)).unwrap_or_default(),
+        after: phones_after(before, sent, region),
+    })
 }
 
 /// A contact kvsync wrote, for the phone index.
