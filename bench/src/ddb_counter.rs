@@ -1,6 +1,10 @@
 //! A counting HTTP proxy in front of moto_server: every AWS request the
 //! function makes passes here and is counted by operation (`X-Amz-Target`),
-//! and the time moto has a request in hand is added up.
+//! and the time moto has a request in hand is added up. It can hold every
+//! request back before forwarding it (a region's round trip, which a local
+//! moto_server lacks), and keep a timeline of the requests it saw. The same
+//! proxy in front of another HTTP server (the kvCORE fake) labels requests
+//! by method, path and query keys instead.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -24,6 +28,17 @@ struct Forward {
     tally: Arc<Mutex<Tally>>,
 }
 
+/// One request as the proxy saw it: when it arrived, when it was forwarded
+/// (after the delay) and when its answer went back.
+#[derive(Debug, Clone)]
+pub struct Span {
+    /// `dynamodb:GetItem`, or `GET /v2/public/contacts?filter[email]`.
+    pub label: String,
+    pub arrived: Instant,
+    pub forwarded: Instant,
+    pub answered: Instant,
+}
+
 /// Requests by operation, and the wall time with at least one in flight.
 #[derive(Default)]
 struct Tally {
@@ -31,6 +46,10 @@ struct Tally {
     in_flight: u32,
     since: Option<Instant>,
     busy: Duration,
+    /// Held back before each request is forwarded.
+    delay: Duration,
+    /// Requests seen since `record_timeline`, when recording.
+    timeline: Option<Vec<Span>>,
 }
 
 impl Tally {
@@ -89,6 +108,31 @@ impl DynamoDbCounter {
         self.tally.lock().map(|t| t.busy(now)).unwrap_or_default()
     }
 
+    /// Holds every request from now on back this long before forwarding it
+    /// (zero: none), as a region's network round trip would.
+    pub fn set_delay(&self, delay: Duration) {
+        if let Ok(mut tally) = self.tally.lock() {
+            tally.delay = delay;
+        }
+    }
+
+    /// Starts (again) keeping a timeline of the requests seen.
+    pub fn record_timeline(&self) {
+        if let Ok(mut tally) = self.tally.lock() {
+            tally.timeline = Some(Vec::new());
+        }
+    }
+
+    /// The requests seen since [`DynamoDbCounter::record_timeline`], in the
+    /// order they were answered; recording stops.
+    pub fn take_timeline(&self) -> Vec<Span> {
+        self.tally
+            .lock()
+            .ok()
+            .and_then(|mut t| t.timeline.take())
+            .unwrap_or_default()
+    }
+
     /// The DynamoDB requests among `counts` (Secrets Manager, also behind
     /// the proxy, not counted).
     pub fn dynamodb_total(counts: &BTreeMap<String, u64>) -> u64 {
@@ -110,6 +154,19 @@ fn operation(target: Option<&str>) -> String {
     }
 }
 
+/// A request without `X-Amz-Target` (kvCORE): method, path and the query's
+/// keys, never its values (they hold emails).
+fn request_label(method: &Method, uri: &Uri) -> String {
+    let keys: Vec<String> = form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+        .map(|(key, _)| key.into_owned())
+        .filter(|key| key != "page" && key != "limit")
+        .collect();
+    match keys.is_empty() {
+        true => format!("{method} {}", uri.path()),
+        false => format!("{method} {}?{}", uri.path(), keys.join("&")),
+    }
+}
+
 async fn proxy(
     State(forward): State<Forward>,
     method: Method,
@@ -117,13 +174,34 @@ async fn proxy(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let operation = operation(headers.get("x-amz-target").and_then(|v| v.to_str().ok()));
+    let arrived = Instant::now();
+    let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok());
+    let label = match target {
+        Some(_) => operation(target),
+        None => request_label(&method, &uri),
+    };
+    let delay = forward.tally.lock().map(|t| t.delay).unwrap_or_default();
+    if !delay.is_zero() {
+        // tokio's timer rounds up to the next millisecond (5 ms became
+        // ~6.3); a thread's sleep keeps the delay what it was set to.
+        let _ = tokio::task::spawn_blocking(move || std::thread::sleep(delay)).await;
+    }
+    let forwarded = Instant::now();
     if let Ok(mut tally) = forward.tally.lock() {
-        tally.begin(operation, Instant::now());
+        tally.begin(operation(target), forwarded);
     }
     let response = forward_request(&forward, method, uri, headers, body).await;
+    let answered = Instant::now();
     if let Ok(mut tally) = forward.tally.lock() {
-        tally.end(Instant::now());
+        tally.end(answered);
+        if let Some(timeline) = tally.timeline.as_mut() {
+            timeline.push(Span {
+                label,
+                arrived,
+                forwarded,
+                answered,
+            });
+        }
     }
     response
 }
@@ -176,6 +254,49 @@ mod tests {
         assert_eq!(operation(None), "other");
         let counts = BTreeMap::from([(update, 2), (secret, 1), ("other".to_string(), 1)]);
         assert_eq!(DynamoDbCounter::dynamodb_total(&counts), 2);
+    }
+
+    #[test]
+    fn kvcore_requests_are_labelled_without_query_values() {
+        let uri: Uri = "/v2/public/contacts?filter%5Bemail%5D=a%40b.example&page=2&limit=500"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            request_label(&Method::GET, &uri),
+            "GET /v2/public/contacts?filter[email]"
+        );
+        let get: Uri = "/v2/public/contact/1001".parse().unwrap();
+        assert_eq!(
+            request_label(&Method::GET, &get),
+            "GET /v2/public/contact/1001"
+        );
+    }
+
+    #[tokio::test]
+    async fn requests_are_held_back_and_recorded() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let upstream = format!("http://{}", listener.local_addr().unwrap());
+        let app = axum::Router::new().fallback(|| async { "ok" });
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let proxy = DynamoDbCounter::start(&upstream).await.unwrap();
+        proxy.set_delay(Duration::from_millis(30));
+        proxy.record_timeline();
+        let started = Instant::now();
+        let answer = reqwest::Client::new()
+            .post(&proxy.url)
+            .header("x-amz-target", "DynamoDB_20120810.GetItem")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.text().await.unwrap(), "ok");
+        assert!(started.elapsed() >= Duration::from_millis(30));
+        let timeline = proxy.take_timeline();
+        assert_eq!(timeline.len(), 1);
+        assert_eq!(timeline[0].label, "dynamodb:GetItem");
+        let held = timeline[0].forwarded - timeline[0].arrived;
+        assert!(held >= Duration::from_millis(30), "{held:?}");
+        assert!(proxy.take_timeline().is_empty(), "recording stopped");
+        assert_eq!(proxy.counts()["dynamodb:GetItem"], 1);
     }
 
     #[test]

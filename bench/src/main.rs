@@ -1,20 +1,25 @@
 //! `make bench`: what one event costs. Drives the release `webhook` binary
 //! through the Lambda Runtime API against moto_server and the kvCORE fake,
 //! and reports, per scenario, kvCORE and DynamoDB requests per event and
-//! latency; then cold start, peak memory, binary size and throughput.
+//! latency; then an update with a real region's latencies against its
+//! floor, cold start, peak memory, binary size, throughput, and a full
+//! phone index build of 20,000 contacts by the release `kvcore-indexer`.
 //! A measurement, not a test: missed targets are reported, not failed; an
 //! event that errors or is answered otherwise than its scenario says fails
-//! the run.
+//! the run, as does an index build that fails.
 
 mod ddb_counter;
+mod indexer;
+mod latency;
 mod scenarios;
 mod stats;
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use ddb_counter::DynamoDbCounter;
-use kvsync_devstack::{LambdaProcess, LocalStack, StackOptions, signing, stack};
+use kvsync_devstack::{LambdaProcess, LocalStack, StackOptions, signing, stack, template};
 use scenarios::{BOTH, CREATE_ONLY, Scenario, UPDATE_ONLY};
 use serde_json::{Value, json};
 use stats::{Counts, median, mib, ms, per_event, percentile, round, status_mib};
@@ -34,6 +39,9 @@ const MAX_BINARY_MIB: f64 = 15.0;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
+/// The three workflows the scenarios use.
+const ALL_WORKFLOWS: [&str; 3] = [BOTH, CREATE_ONLY, UPDATE_ONLY];
+
 /// A local stack with the bench's workflows and their webhook secrets.
 struct Bench {
     stack: LocalStack,
@@ -50,6 +58,9 @@ struct Cost {
     kvcore: Counts,
     /// Of the latency, the time moto_server had a request of it in hand.
     in_aws: Duration,
+    /// AWS requests one after another: those sent together (overlapping
+    /// in the proxy) count once.
+    aws_round_trips: u64,
 }
 
 impl Cost {
@@ -62,7 +73,9 @@ impl Bench {
     /// A fresh local stack: moto copies every table of a region on each
     /// transaction, so each measurement gets empty tables (and leaves none
     /// behind) to keep moto's cost from growing run over run.
-    async fn start(ddb: &DynamoDbCounter) -> Result<Bench, Error> {
+    /// `workflows` among [`ALL_WORKFLOWS`]; each has its own kvCORE token
+    /// secret, so its own phone index scope. The index is not built yet.
+    async fn start(ddb: &DynamoDbCounter, workflows: &[&'static str]) -> Result<Bench, Error> {
         let stack = LocalStack::start(StackOptions {
             extra_env: vec![
                 ("AWS_ENDPOINT_URL".into(), ddb.url.clone()),
@@ -77,20 +90,55 @@ impl Bench {
             (CREATE_ONLY, json!({"update_contacts": {"BOOL": false}})),
             (UPDATE_ONLY, json!({"create_contacts": {"BOOL": false}})),
         ] {
+            if !workflows.contains(&workflow) {
+                continue;
+            }
             let seeded = stack.seed_workflow(workflow, settings).await?;
             secrets.insert(workflow, seeded.webhook_secret);
         }
         Ok(Bench { stack, secrets })
     }
 
-    /// Sends `body` signed under `msg_id`; the latency is the invoke's round trip.
-    async fn deliver(
+    /// Builds every workflow's phone index with the `kvcore-indexer`
+    /// binary (one scheduled run; more if its deadline cuts a build), so
+    /// that events with a phone can be matched, as after deployment.
+    async fn build_index(&self) -> Result<indexer::IndexerRuns, Error> {
+        indexer::run_until_built(&self.stack).await
+    }
+
+    /// Sets the phone index's last refresh of every scope over a minute
+    /// back, so the next phone lookup refreshes first (SPEC section 9).
+    /// Straight to moto, not through the counting proxy.
+    async fn make_index_stale(&self) -> Result<(), Error> {
+        let table = self.stack.table("PHONE_INDEX_TABLE");
+        let long_ago = SystemTime::now()
+            .duration_since(UNIX_EPOCH)?
+            .as_millis()
+            .saturating_sub(61_000);
+        for scope in indexer::scopes(&self.stack).await? {
+            self.stack
+                .dynamodb()
+                .update_item()
+                .table_name(table)
+                .key("scope", AttributeValue::S(scope))
+                .key("entry", AttributeValue::S("meta".into()))
+                .update_expression("SET last_refresh_ms = :t")
+                .expression_attribute_values(":t", AttributeValue::N(long_ago.to_string()))
+                .send()
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Sends `body` signed under `msg_id`; the latency is the invoke's
+    /// round trip, which began at the answered `Instant`.
+    async fn deliver_at(
         &self,
         function: &LambdaProcess,
         workflow: &str,
         msg_id: &str,
         body: &Value,
-    ) -> Result<(Value, Duration), Error> {
+    ) -> Result<(Value, Instant, Duration), Error> {
         let bytes = serde_json::to_vec(body)?;
         let secret = self.secrets.get(workflow).ok_or("unknown bench workflow")?;
         let headers =
@@ -108,7 +156,18 @@ impl Bench {
         if response.status != 200 {
             return Err(format!("{msg_id} answered {}: {}", response.status, response.body).into());
         }
-        Ok((response.json()?, latency))
+        Ok((response.json()?, started, latency))
+    }
+
+    async fn deliver(
+        &self,
+        function: &LambdaProcess,
+        workflow: &str,
+        msg_id: &str,
+        body: &Value,
+    ) -> Result<(Value, Duration), Error> {
+        let (answer, _, latency) = self.deliver_at(function, workflow, msg_id, body).await?;
+        Ok((answer, latency))
     }
 
     /// Delivers and counts what the delivery asked of AWS and kvCORE.
@@ -123,8 +182,17 @@ impl Bench {
         let kvcore = self.stack.fake();
         kvcore.clear_requests();
         let (before, busy_before) = (ddb.counts(), ddb.busy());
-        let (answer, latency) = self.deliver(function, workflow, msg_id, body).await?;
+        ddb.record_timeline();
+        let (answer, started, latency) = self.deliver_at(function, workflow, msg_id, body).await?;
         let in_aws = ddb.busy().saturating_sub(busy_before);
+        let spans: Vec<(Duration, Duration)> = ddb
+            .take_timeline()
+            .iter()
+            .map(|s| {
+                let offset = |at: Instant| at.saturating_duration_since(started);
+                (offset(s.arrived), offset(s.answered))
+            })
+            .collect();
         let mut by_purpose = Counts::new();
         for request in kvcore.requests() {
             *by_purpose
@@ -137,6 +205,7 @@ impl Bench {
             aws: stats::delta(&before, &ddb.counts()),
             kvcore: by_purpose,
             in_aws,
+            aws_round_trips: stats::merged(&spans).len() as u64,
         })
     }
 
@@ -166,13 +235,22 @@ async fn first_poll(function: &LambdaProcess) -> Result<Duration, Error> {
 
 /// A function process with the workflow's settings and secrets cached, as
 /// in a busy container; and what its first event (caches empty) cost.
+/// `kvcore_url`: another KVCORE_BASE_URL (a timing proxy), else the fake's.
 async fn warm_function(
     bench: &Bench,
     ddb: &DynamoDbCounter,
     workflow: &str,
     n: usize,
+    kvcore_url: Option<String>,
 ) -> Result<(LambdaProcess, Cost), Error> {
-    let function = bench.stack.spawn_function().await?;
+    let function = match kvcore_url {
+        Some(url) => {
+            let env = [("KVCORE_BASE_URL".to_string(), url)];
+            let spawn = stack::spawn_options_from_template(&template::template_path())?;
+            bench.stack.spawn_function_with(&env, spawn).await?
+        }
+        None => bench.stack.spawn_function().await?,
+    };
     first_poll(&function).await?;
     let kvcore = bench.stack.fake();
     let warm_up = scenarios::new_person(kvcore, WARM_UP_PERSON + n);
@@ -182,18 +260,38 @@ async fn warm_function(
     Ok((function, first))
 }
 
+/// Seeds kvCORE for every event of the scenario and answers their bodies;
+/// `None` for a stale-index scenario, whose events are seeded one by one
+/// after the index was built.
+fn prepare(bench: &Bench, scenario: &Scenario) -> Option<Vec<Value>> {
+    let fake = bench.stack.fake();
+    (!scenario.stale_index).then(|| {
+        (0..EVENTS_PER_SCENARIO)
+            .map(|i| (scenario.event)(fake, i))
+            .collect()
+    })
+}
+
 async fn run_scenario(
     bench: &Bench,
     function: &LambdaProcess,
     ddb: &DynamoDbCounter,
     scenario: &Scenario,
+    prepared: Option<Vec<Value>>,
 ) -> Result<Value, Error> {
     let mut latencies = Vec::with_capacity(EVENTS_PER_SCENARIO);
     let mut in_aws = Vec::with_capacity(EVENTS_PER_SCENARIO);
     let mut dynamodb = Vec::with_capacity(EVENTS_PER_SCENARIO);
+    let mut round_trips = Vec::with_capacity(EVENTS_PER_SCENARIO);
     let (mut aws, mut kvcore) = (Counts::new(), Counts::new());
     for i in 0..EVENTS_PER_SCENARIO {
-        let body = (scenario.event)(bench.stack.fake(), i);
+        let body = match &prepared {
+            Some(bodies) => bodies[i].clone(),
+            None => {
+                bench.make_index_stale().await?;
+                (scenario.event)(bench.stack.fake(), i)
+            }
+        };
         let msg_id = format!("msg_bench_{i}");
         if scenario.duplicate {
             bench
@@ -208,6 +306,7 @@ async fn run_scenario(
         latencies.push(cost.latency);
         in_aws.push(cost.in_aws);
         dynamodb.push(cost.dynamodb());
+        round_trips.push(cost.aws_round_trips);
         stats::add(&mut aws, &cost.aws);
         stats::add(&mut kvcore, &cost.kvcore);
     }
@@ -216,6 +315,9 @@ async fn run_scenario(
     // The settings cache (60 s) adds a GetItem a minute: the mean shows it,
     // the median is what a warm event costs.
     let warm_dynamodb = median(&dynamodb);
+    let kvcore_by_request = per_event(&kvcore, n);
+    let phone_target = (scenario.expect.matched_by == Some("phone"))
+        .then(|| scenarios::phone_match_within_target(&kvcore_by_request));
     Ok(json!({
         "scenario": scenario.name,
         "workflow": scenario.workflow,
@@ -223,10 +325,13 @@ async fn run_scenario(
         "kvcore_requests_per_event": kvcore_per_event,
         "kvcore_minimum": scenario.minimum_kvcore,
         "kvcore_at_minimum": kvcore_per_event == scenario.minimum_kvcore as f64,
-        "kvcore_by_request": per_event(&kvcore, n),
+        "kvcore_by_request": kvcore_by_request,
+        "stale_index": scenario.stale_index,
+        "phone_match_within_target": phone_target,
         "dynamodb_requests_per_warm_event": warm_dynamodb,
         "dynamodb_requests_per_event_mean": round(dynamodb.iter().sum::<u64>() as f64 / n as f64, 3),
         "dynamodb_within_target": warm_dynamodb <= MAX_WARM_DYNAMODB,
+        "dynamodb_sequential_round_trips_p50": median(&round_trips),
         "aws_by_operation": per_event(&aws, n),
         "p50_ms": ms(percentile(&latencies, 50.0)),
         "p95_ms": ms(percentile(&latencies, 95.0)),
@@ -250,7 +355,7 @@ fn memory(pid: u32) -> Option<Value> {
 async fn throughput(bench: &Bench, ddb: &DynamoDbCounter) -> Result<(f64, f64, Vec<Value>), Error> {
     let mut functions = Vec::new();
     for n in 0..PROCESSES {
-        functions.push(warm_function(bench, ddb, BOTH, n).await?.0);
+        functions.push(warm_function(bench, ddb, BOTH, n, None).await?.0);
     }
     let (started, busy_before) = (Instant::now(), ddb.busy());
     let streams = functions
@@ -297,13 +402,18 @@ fn mark(met: bool) -> &'static str {
 fn print_row(row: &Value) {
     let number = |key: &str| row[key].as_f64().unwrap_or_default();
     let count = |key: &str| row[key].as_u64().unwrap_or_default();
+    let phone = match row["phone_match_within_target"].as_bool() {
+        Some(met) => format!(", phone match {}", mark(met)),
+        None => String::new(),
+    };
     println!(
-        "{:<30} {:>7.2} {:>4} {:>9} {:>7.2} {:>8.2} {:>8.2} {:>9.2}   kvCORE {}, DynamoDB {}",
+        "{:<31} {:>7.2} {:>4} {:>9} {:>7.2} {:>6} {:>8.2} {:>8.2} {:>9.2}   kvCORE {}, DynamoDB {}{phone}",
         row["scenario"].as_str().unwrap_or_default(),
         number("kvcore_requests_per_event"),
         count("kvcore_minimum"),
         count("dynamodb_requests_per_warm_event"),
         number("dynamodb_requests_per_event_mean"),
+        count("dynamodb_sequential_round_trips_p50"),
         number("p50_ms"),
         number("p95_ms"),
         number("in_moto_p50_ms"),
@@ -332,23 +442,29 @@ async fn main() -> Result<(), Error> {
     let moto = stack::moto_url_from_env().ok_or("MOTO_URL is not set: run `make bench`")?;
     let ddb = DynamoDbCounter::start(&moto).await?;
     let binary = kvsync_devstack::stack::default_webhook_bin();
+    let indexer_binary = kvsync_devstack::stack::default_indexer_bin();
     println!(
-        "kvsync bench: {} ({EVENTS_PER_SCENARIO} warm events per scenario)\n",
-        binary.display()
+        "kvsync bench: {} and {} ({EVENTS_PER_SCENARIO} warm events per scenario)\n",
+        binary.display(),
+        indexer_binary.display()
     );
     println!(
-        "{:<30} {:>7} {:>4} {:>9} {:>7} {:>8} {:>8} {:>9}",
-        "scenario", "kvCORE", "min", "DynamoDB", "(mean)", "p50 ms", "p95 ms", "(in moto)"
+        "{:<31} {:>7} {:>4} {:>9} {:>7} {:>6} {:>8} {:>8} {:>9}",
+        "scenario", "kvCORE", "min", "DynamoDB", "(mean)", "(seq)", "p50 ms", "p95 ms", "(in moto)"
     );
 
     let mut rows = Vec::new();
     let mut memories = Vec::new();
     let mut first_event = None;
     for scenario in scenarios::all() {
-        let bench = Bench::start(&ddb).await?;
-        let (function, first) = warm_function(&bench, &ddb, scenario.workflow, 0).await?;
+        let bench = Bench::start(&ddb, &ALL_WORKFLOWS).await?;
+        // Contacts first, then the index, as in an account kvsync was
+        // deployed to; a stale-index scenario seeds after the build.
+        let prepared = prepare(&bench, &scenario);
+        bench.build_index().await?;
+        let (function, first) = warm_function(&bench, &ddb, scenario.workflow, 0, None).await?;
         first_event.get_or_insert(first);
-        let row = run_scenario(&bench, &function, &ddb, &scenario).await?;
+        let row = run_scenario(&bench, &function, &ddb, &scenario, prepared).await?;
         memories.extend(memory(function.pid()));
         function.shutdown().await;
         bench.drop_tables().await?;
@@ -359,14 +475,18 @@ async fn main() -> Result<(), Error> {
     println!("\nwhere the requests of one warm event go:");
     for row in &rows {
         println!(
-            "  {:<30} kvCORE: {}; AWS: {}",
+            "  {:<31} kvCORE: {}; AWS: {}",
             row["scenario"].as_str().unwrap_or_default(),
             breakdown(&row["kvcore_by_request"]),
             breakdown(&row["aws_by_operation"]),
         );
     }
 
-    let bench = Bench::start(&ddb).await?;
+    let real = latency::real_region(&ddb).await?;
+    latency::print(&real);
+
+    let bench = Bench::start(&ddb, &ALL_WORKFLOWS).await?;
+    bench.build_index().await?;
     let mut colds = Vec::new();
     for _ in 0..COLD_STARTS {
         let function = bench.stack.spawn_function().await?;
@@ -417,15 +537,21 @@ async fn main() -> Result<(), Error> {
         PROCESSES * THROUGHPUT_EVENTS_PER_PROCESS,
         moto_busy * 100.0
     );
+
+    let build = indexer::full_build(&ddb).await?;
+    indexer::print(&build);
+
     println!(
-        "AWS requests by operation, whole run: {}",
+        "\nAWS requests by operation, whole run (the indexer's included): {}",
         breakdown(&json!(ddb.counts()))
     );
 
     let report = json!({
         "binary": binary.display().to_string(),
+        "indexer_binary": indexer_binary.display().to_string(),
         "events_per_scenario": EVENTS_PER_SCENARIO,
         "scenarios": rows,
+        "real_region_latencies": real,
         "first_event_of_a_process": first_event,
         "dynamodb_target_per_warm_event": MAX_WARM_DYNAMODB,
         "cold_start_ms_median": cold_ms,
@@ -440,6 +566,7 @@ async fn main() -> Result<(), Error> {
         "throughput_events": PROCESSES * THROUGHPUT_EVENTS_PER_PROCESS,
         "throughput_events_per_s": events_per_s,
         "throughput_moto_busy_share": moto_busy,
+        "index_build": build,
         "aws_requests_by_operation": ddb.counts(),
     });
     let dir = kvsync_devstack::template::workspace_root().join("target/bench");

@@ -72,6 +72,29 @@ pub fn status_mib(status: &str, field: &str) -> Option<f64> {
     Some(round(kib / 1024.0, 2))
 }
 
+/// Intervals (start, end) merged where they overlap, in order: requests
+/// sent together are one round trip on the critical path.
+pub fn merged(intervals: &[(Duration, Duration)]) -> Vec<(Duration, Duration)> {
+    let mut sorted = intervals.to_vec();
+    sorted.sort();
+    let mut out: Vec<(Duration, Duration)> = Vec::new();
+    for (start, end) in sorted {
+        match out.last_mut() {
+            Some(last) if start <= last.1 => last.1 = last.1.max(end),
+            _ => out.push((start, end)),
+        }
+    }
+    out
+}
+
+/// The wall time covered by at least one of the intervals.
+pub fn covered(intervals: &[(Duration, Duration)]) -> Duration {
+    merged(intervals)
+        .iter()
+        .map(|(start, end)| *end - *start)
+        .sum()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,6 +157,17 @@ mod tests {
         assert_eq!(each["a"], 2.0);
         assert_eq!(each["b"], 0.333);
         assert_eq!(per_event(&total, 0)["a"], 6.0);
+    }
+
+    #[test]
+    fn overlapping_requests_are_one_round_trip() {
+        let at = |a, b| (Duration::from_millis(a), Duration::from_millis(b));
+        // Sent together (a transaction and a read), then one more later.
+        let spans = [at(0, 6), at(1, 5), at(300, 306), at(2, 7)];
+        assert_eq!(merged(&spans), [at(0, 7), at(300, 306)]);
+        assert_eq!(covered(&spans), Duration::from_millis(13));
+        assert_eq!(merged(&[]), []);
+        assert_eq!(merged(&[at(0, 5), at(5, 9)]), [at(0, 9)], "touching");
     }
 
     #[test]
