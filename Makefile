@@ -4,6 +4,8 @@
 CARGO ?= cargo
 WEBHOOK_BIN := target/debug/webhook
 INDEXER_BIN := target/debug/kvcore-indexer
+SYNC_WORKER_BIN := target/debug/sync-worker
+GOOGLE_POLLER_BIN := target/debug/google-poller
 
 .PHONY: dev test build bench venv lint cfn-lint build-webhook
 
@@ -19,12 +21,12 @@ dev: venv build-webhook
 
 ## Run every check and test, as CI does.
 test: venv lint cfn-lint build-webhook
-	WEBHOOK_BIN=$(CURDIR)/$(WEBHOOK_BIN) INDEXER_BIN=$(CURDIR)/$(INDEXER_BIN) KVSYNC_BIN=$(CURDIR)/target/debug/kvsync infra/scripts/with-moto.sh $(CARGO) test --workspace --no-fail-fast
+	WEBHOOK_BIN=$(CURDIR)/$(WEBHOOK_BIN) INDEXER_BIN=$(CURDIR)/$(INDEXER_BIN) SYNC_WORKER_BIN=$(CURDIR)/$(SYNC_WORKER_BIN) GOOGLE_POLLER_BIN=$(CURDIR)/$(GOOGLE_POLLER_BIN) KVSYNC_BIN=$(CURDIR)/target/debug/kvsync infra/scripts/with-moto.sh $(CARGO) test --workspace --no-fail-fast
 
 ## Measure what one event costs, and a phone index build (release build): target/bench/report.json
 bench: venv
-	$(CARGO) build --release -p webhook -p kvcore-indexer -p kvsync-bench
-	WEBHOOK_BIN=$(CURDIR)/target/release/webhook INDEXER_BIN=$(CURDIR)/target/release/kvcore-indexer infra/scripts/with-moto.sh target/release/kvsync-bench
+	$(CARGO) build --release -p webhook -p kvcore-indexer -p sync-worker -p google-poller -p kvsync-bench
+	WEBHOOK_BIN=$(CURDIR)/target/release/webhook INDEXER_BIN=$(CURDIR)/target/release/kvcore-indexer SYNC_WORKER_BIN=$(CURDIR)/target/release/sync-worker GOOGLE_POLLER_BIN=$(CURDIR)/target/release/google-poller infra/scripts/with-moto.sh target/release/kvsync-bench
 
 venv:
 	@infra/scripts/venv.sh
@@ -44,4 +46,4 @@ build: venv
 
 ## The binaries the end-to-end tests run: the functions and the CLI.
 build-webhook:
-	$(CARGO) build -p webhook -p kvcore-indexer -p kvsync-cli
+	$(CARGO) build -p webhook -p kvcore-indexer -p sync-worker -p google-poller -p kvsync-cli

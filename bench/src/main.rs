@@ -9,8 +9,10 @@
 //! the run, as does an index build that fails.
 
 mod ddb_counter;
+mod google;
 mod indexer;
 mod latency;
+mod queued;
 mod scenarios;
 mod stats;
 
@@ -546,6 +548,14 @@ async fn main() -> Result<(), Error> {
         breakdown(&json!(ddb.counts()))
     );
 
+    // Issue 12: queued delivery (202 times, drain rates, the worker's RSS);
+    // issue 11: a full Google listing through the poller. Each runs on a
+    // stack of its own and reports a failure in its place.
+    let queued = queued::run().await;
+    println!("\nqueued delivery: {queued}");
+    let google_poller = google::run().await;
+    println!("google poller: {google_poller}");
+
     let report = json!({
         "binary": binary.display().to_string(),
         "indexer_binary": indexer_binary.display().to_string(),
@@ -568,6 +578,8 @@ async fn main() -> Result<(), Error> {
         "throughput_moto_busy_share": moto_busy,
         "index_build": build,
         "aws_requests_by_operation": ddb.counts(),
+        "queued_delivery": queued,
+        "google_poller": google_poller,
     });
     let dir = kvsync_devstack::template::workspace_root().join("target/bench");
     std::fs::create_dir_all(&dir)?;

@@ -1,28 +1,185 @@
-//! `kvsync`: the operator's command. It reads the same environment as the
-//! webhook function (WORKFLOWS_TABLE, EVENTS_TABLE, PERSONS_TABLE,
-//! PHONE_INDEX_TABLE, KVCORE_BASE_URL; AWS credentials and region as usual)
-//! and replays events through the very code path the webhook uses.
+//! `kvsync`: the operator's command. It finds the stack's tables from
+//! flags, the environment the webhook function has (WORKFLOWS_TABLE,
+//! EVENTS_TABLE, PERSONS_TABLE, PHONE_INDEX_TABLE, KVCORE_BASE_URL; AWS
+//! credentials and region as usual) or the deployed stack's outputs
+//! (`--stack`), sets up workflows (`workflow new`), checks them (`doctor`),
+//! registers Follow Up Boss webhooks, and replays events through the very
+//! code path the webhook uses.
+//!
+//! Arguments are parsed by `clap` (derive); `kvsync completions <shell>`
+//! prints a completion script. Every command's `--help` ends with an
+//! example.
 
+mod doctor;
+mod followupboss;
+mod google;
 mod index;
+mod item;
+mod queued;
+mod secret_store;
+mod stack;
+mod workflow;
 
 use std::process::ExitCode;
 use std::time::Duration;
 
+use clap::{CommandFactory, Parser, Subcommand};
 use kvsync::store::{EventRecord, EventStatus};
 use kvsync::sync::{self, Invocation, Services};
-
-const USAGE: &str = "\
-usage:
-  kvsync failed  <workflow_id>                      list events that ended failed
-  kvsync replay  <workflow_id> <event_id>...        replay these events
-  kvsync replay  <workflow_id> --failed             replay every failed event
-  kvsync history <workflow_id> [--limit N]          recent events, newest first
-  kvsync usage   <workflow_id>                      events synced per month, by outcome
-  kvsync index build  <workflow_id>                 build the phone index of the workflow's scope, with progress
-  kvsync index status <workflow_id>                 the phone index of the workflow's scope: size, age, a build in progress";
+use stack::{Stack, StackArgs};
 
 /// One replay gets as long as one webhook invocation.
 const REPLAY_BUDGET: Duration = Duration::from_secs(25);
+
+/// kvsync operator command: set up and check workflows, Follow Up Boss
+/// webhooks, failed events, replay, history, usage and the phone index.
+///
+/// Stack resources come from the environment the webhook function has
+/// (WORKFLOWS_TABLE, EVENTS_TABLE, PERSONS_TABLE, PHONE_INDEX_TABLE,
+/// KVCORE_BASE_URL, ...) or from the flags each command names.
+#[derive(Debug, Parser)]
+#[command(
+    name = "kvsync",
+    version,
+    after_help = "Example:\n  kvsync doctor demo"
+)]
+struct Cli {
+    #[command(flatten)]
+    stack: StackArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Set up a workflow: its item, its secrets, its webhook URL.
+    #[command(
+        subcommand,
+        after_help = "Example:\n  kvsync workflow new leads --source generic"
+    )]
+    Workflow(WorkflowCommand),
+    /// Check a workflow (or all): settings, secrets, kvCORE token and its
+    /// expiry, Follow Up Boss webhooks, Google grant, phone index, failed
+    /// events.
+    #[command(after_help = "Example:\n  kvsync doctor leads")]
+    Doctor(doctor::DoctorArgs),
+    /// Follow Up Boss webhooks of a followupboss workflow: subscribe,
+    /// unsubscribe, list.
+    #[command(after_help = "Example:\n  kvsync followupboss subscribe fub")]
+    Followupboss {
+        #[command(flatten)]
+        system: followupboss::SystemArgs,
+        #[command(subcommand)]
+        command: followupboss::Command,
+    },
+    /// List the events of a workflow that ended failed, with their error.
+    #[command(after_help = "Example:\n  kvsync failed demo")]
+    Failed {
+        /// The workflow's id (its key in the workflows table).
+        workflow_id: String,
+    },
+    /// Run events again through the webhook's own code path (a succeeded one
+    /// changes nothing).
+    #[command(
+        after_help = "Examples:\n  kvsync replay demo --failed\n  kvsync replay demo msg_123 msg_124\n  kvsync replay fub --dlq"
+    )]
+    Replay {
+        /// The workflow's id.
+        workflow_id: String,
+        /// The events to replay, by event id.
+        #[arg(required_unless_present_any = ["failed", "dlq"], conflicts_with_all = ["failed", "dlq"])]
+        event_ids: Vec<String>,
+        /// Replay every event of the workflow that ended failed (a queued
+        /// event queues its failed persons again).
+        #[arg(long, conflicts_with = "dlq")]
+        failed: bool,
+        /// Move the workflow's persons in the sync dead-letter queue back to
+        /// the sync queue (needs SYNC_QUEUE_URL and SYNC_DLQ_URL).
+        #[arg(long)]
+        dlq: bool,
+    },
+    /// Recent events of a workflow and their outcomes, newest first.
+    #[command(after_help = "Example:\n  kvsync history demo --limit 20")]
+    History {
+        /// The workflow's id.
+        workflow_id: String,
+        /// How many events to show at most.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Events synced per month, by outcome: created, updated, unchanged,
+    /// skipped, failed.
+    #[command(after_help = "Example:\n  kvsync usage demo")]
+    Usage {
+        /// The workflow's id.
+        workflow_id: String,
+    },
+    /// Google Contacts polling of a `google` workflow (SPEC section 10):
+    /// connect an account, see the poller's last run.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  kvsync google connect contacts --client-secret client_secret.json\n  kvsync google status contacts"
+    )]
+    Google(GoogleCommand),
+    /// The phone index of a workflow's scope (SPEC section 9).
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  kvsync index build demo\n  kvsync index status demo"
+    )]
+    Index(IndexCommand),
+    /// Print a shell completion script to stdout.
+    #[command(
+        after_help = "Example:\n  kvsync completions bash > ~/.local/share/bash-completion/completions/kvsync"
+    )]
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum WorkflowCommand {
+    /// Create a workflow: a valid item, its secrets (a generated webhook
+    /// secret; the kvCORE token and API keys from a prompt or stdin), then
+    /// the webhook URL and the next step.
+    New(workflow::NewArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum GoogleCommand {
+    /// Google's consent for installed apps (a loopback redirect on
+    /// 127.0.0.1): prints the consent URL, waits for the browser, and stores
+    /// the refresh token in the workflow's google_oauth_secret (never shown).
+    #[command(
+        after_help = "Example:\n  kvsync google connect contacts --client-secret client_secret.json"
+    )]
+    Connect(google::ConnectArgs),
+    /// The google-poller's last run for the workflow, its counts, the sync
+    /// token's age and reconnect_needed.
+    #[command(after_help = "Example:\n  kvsync google status contacts")]
+    Status {
+        /// The workflow's id.
+        workflow_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum IndexCommand {
+    /// Build (or resume building) the phone index of the workflow's scope,
+    /// with progress.
+    #[command(after_help = "Example:\n  kvsync index build demo")]
+    Build {
+        /// The workflow's id.
+        workflow_id: String,
+    },
+    /// The phone index of the workflow's scope: size, age, a build in
+    /// progress.
+    #[command(after_help = "Example:\n  kvsync index status demo")]
+    Status {
+        /// The workflow's id.
+        workflow_id: String,
+    },
+}
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -33,8 +190,8 @@ async fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match run(&args).await {
+    let cli = Cli::parse();
+    match run(&cli.stack, cli.command).await {
         Ok(code) => code,
         Err(message) => {
             eprintln!("kvsync: {message}");
@@ -43,25 +200,45 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(args: &[String]) -> Result<ExitCode, String> {
-    if let [command, subcommand, workflow_id] = args
-        && command == "index"
-    {
-        let services = Services::from_env().await?;
-        return match subcommand.as_str() {
-            "build" => index::build(&services, workflow_id).await,
-            "status" => index::status(&services, workflow_id).await,
-            _ => Err(USAGE.to_string()),
-        };
-    }
-    let [command, workflow_id, rest @ ..] = args else {
-        return Err(USAGE.to_string());
-    };
-    let services = Services::from_env().await?;
-    let ledger = &services.ledger;
-    match command.as_str() {
-        "failed" => {
-            let failed = failed_events(&services, workflow_id).await?;
+/// The clients the webhook has, for this stack.
+async fn services(stack: &StackArgs) -> Result<Services, String> {
+    Stack::resolve(stack).await?.services()
+}
+
+async fn run(stack: &StackArgs, command: Command) -> Result<ExitCode, String> {
+    match command {
+        Command::Workflow(WorkflowCommand::New(args)) => workflow::new(stack, args).await,
+        Command::Doctor(args) => doctor::run(stack, args).await,
+        Command::Followupboss { system, command } => {
+            followupboss::run(stack, &system, command).await
+        }
+        Command::Completions { shell } => {
+            // Into a buffer first: clap_complete panics on a write error
+            // (e.g. `| head`), a buffer cannot fail.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "kvsync", &mut script);
+            use std::io::Write;
+            match std::io::stdout().write_all(&script) {
+                Ok(()) => Ok(ExitCode::SUCCESS),
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+                Err(e) => Err(format!("writing the completion script: {e}")),
+            }
+        }
+        Command::Google(GoogleCommand::Connect(args)) => google::connect(stack, args).await,
+        Command::Google(GoogleCommand::Status { workflow_id }) => {
+            google::status(stack, &workflow_id).await
+        }
+        Command::Index(IndexCommand::Build { workflow_id }) => {
+            let services = services(stack).await?;
+            index::build(&services, &workflow_id).await
+        }
+        Command::Index(IndexCommand::Status { workflow_id }) => {
+            let services = services(stack).await?;
+            index::status(&services, &workflow_id).await
+        }
+        Command::Failed { workflow_id } => {
+            let services = services(stack).await?;
+            let failed = failed_events(&services, &workflow_id).await?;
             if failed.is_empty() {
                 println!("no failed events for workflow '{workflow_id}'");
             }
@@ -77,20 +254,29 @@ async fn run(args: &[String]) -> Result<ExitCode, String> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        "replay" => {
-            let event_ids: Vec<String> = match rest {
-                [flag] if flag == "--failed" => failed_events(&services, workflow_id)
+        Command::Replay {
+            workflow_id,
+            event_ids,
+            failed,
+            dlq,
+        } => {
+            let services = services(stack).await?;
+            if dlq {
+                return queued::drain_dlq(&services, &workflow_id).await;
+            }
+            let event_ids: Vec<String> = if failed {
+                failed_events(&services, &workflow_id)
                     .await?
                     .into_iter()
                     .map(|r| r.event_id)
-                    .collect(),
-                [] => return Err(USAGE.to_string()),
-                ids => ids.to_vec(),
+                    .collect()
+            } else {
+                event_ids
             };
             let mut all_ok = true;
             for event_id in &event_ids {
                 let invocation = Invocation::within(REPLAY_BUDGET);
-                match sync::replay(&services, workflow_id, event_id, invocation).await {
+                match sync::replay(&services, &workflow_id, event_id, invocation).await {
                     Ok(answer) => {
                         println!("{}", serde_json::to_string(&answer).unwrap_or_default())
                     }
@@ -106,27 +292,37 @@ async fn run(args: &[String]) -> Result<ExitCode, String> {
                 ExitCode::FAILURE
             })
         }
-        "history" => {
-            let limit = match rest {
-                [] => 50,
-                [flag, n] if flag == "--limit" => n.parse().map_err(|_| USAGE.to_string())?,
-                _ => return Err(USAGE.to_string()),
-            };
-            let records = ledger
-                .events(workflow_id)
+        Command::History { workflow_id, limit } => {
+            let services = services(stack).await?;
+            let records = services
+                .ledger
+                .events(&workflow_id)
                 .await
                 .map_err(|e| e.to_string())?;
             for record in records.into_iter().take(limit) {
-                println!("{}", history_line(&record));
+                match queued::history_detail(&services, &record).await? {
+                    Some(detail) => println!(
+                        "{}  {}  {detail}",
+                        when(record.updated_at_ms),
+                        record.event_id
+                    ),
+                    None => println!("{}", history_line(&record)),
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
-        "usage" => {
+        Command::Usage { workflow_id } => {
+            let services = services(stack).await?;
             println!(
                 "{:<8} {:>8} {:>8} {:>9} {:>8} {:>7}",
                 "month", "created", "updated", "unchanged", "skipped", "failed"
             );
-            for (month, usage) in ledger.usage(workflow_id).await.map_err(|e| e.to_string())? {
+            let usage = services
+                .ledger
+                .usage(&workflow_id)
+                .await
+                .map_err(|e| e.to_string())?;
+            for (month, usage) in usage {
                 println!(
                     "{month:<8} {:>8} {:>8} {:>9} {:>8} {:>7}",
                     usage.created, usage.updated, usage.unchanged, usage.skipped, usage.failed
@@ -134,7 +330,6 @@ async fn run(args: &[String]) -> Result<ExitCode, String> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        _ => Err(USAGE.to_string()),
     }
 }
 

@@ -106,6 +106,67 @@ pub fn delivery_failed_record(workflow_id: &str, code: &str) -> Value {
     )
 }
 
+/// Days until a kvCORE token expires (its JWT `exp`; negative once
+/// expired), published by the scheduled `kvcore-indexer` for each token
+/// secret enabled workflows use, under the dimension `kvcore_token_secret`:
+/// the secret's id, never the token, and without dimensions (whose
+/// Minimum is the soonest expiry of all: template.yaml alarms on it under
+/// 14 days; the per-secret metric tells which token).
+pub fn kvcore_token_days_left_record(kvcore_token_secret: &str, days_left: f64) -> Value {
+    record(
+        &[("kvcore_token_secret", kvcore_token_secret)],
+        &[&["kvcore_token_secret"], &[]],
+        &[Metric {
+            name: "KvcoreTokenDaysLeft",
+            unit: "None",
+            value: days_left,
+        }],
+    )
+}
+
+/// A polled Google workflow whose refresh token Google refuses
+/// (`invalid_grant`, SPEC section 10): published on every run until it is
+/// reconnected, so its alarm stays on until then.
+pub fn reconnect_needed_record(workflow_id: &str) -> Value {
+    record(
+        &[("workflow_id", workflow_id)],
+        &[&["workflow_id"], &[]],
+        &[Metric {
+            name: "ReconnectNeeded",
+            unit: "Count",
+            value: 1.0,
+        }],
+    )
+}
+
+/// A queued person failed past the sync queue's receive limit and goes to
+/// the dead-letter queue (SPEC section 11), by error code; alarmed on.
+pub fn dead_letter_record(workflow_id: &str, code: &str) -> Value {
+    record(
+        &[("workflow_id", workflow_id), ("code", code)],
+        &[&["workflow_id", "code"], &[]],
+        &[Metric {
+            name: "DeadLetters",
+            unit: "Count",
+            value: 1.0,
+        }],
+    )
+}
+
+/// How long the oldest message of a `sync-worker` batch waited on the
+/// sync queue (SPEC section 11): now less its `SentTimestamp`, in ms.
+pub fn queue_age_record(age_ms: u64) -> Value {
+    record(
+        &[],
+        &[&[]],
+        &[Metric {
+            name: "QueueAge",
+            unit: "Milliseconds",
+            value: age_ms as f64,
+        }],
+    )
+}
+
 /// The first invocation of a container.
 pub fn cold_start_record() -> Value {
     record(
@@ -202,6 +263,22 @@ mod tests {
         assert_eq!(
             record["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
             json!([["workflow_id", "code"], ["code"], []])
+        );
+    }
+
+    #[test]
+    fn token_days_left_is_published_per_secret_id() {
+        let record = kvcore_token_days_left_record("kvsync/leads/kvcore-token", 12.5);
+        assert_eq!(record["KvcoreTokenDaysLeft"], 12.5);
+        assert_eq!(record["kvcore_token_secret"], "kvsync/leads/kvcore-token");
+        let directive = &record["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(
+            directive["Dimensions"],
+            json!([["kvcore_token_secret"], []])
+        );
+        assert_eq!(
+            directive["Metrics"],
+            json!([{"Name": "KvcoreTokenDaysLeft", "Unit": "None"}])
         );
     }
 

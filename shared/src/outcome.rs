@@ -50,3 +50,23 @@ pub struct EventAnswer {
     pub duplicate: bool,
     pub results: Vec<PersonResult>,
 }
+
+/// The answer to an event taken for queued delivery (SPEC sections 4 and
+/// 11): `202` when first accepted; a redelivery while its persons are still
+/// being synced answers it `200` with `duplicate: true`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueuedAnswer {
+    pub event_id: String,
+    pub duplicate: bool,
+    /// Persons put on the sync queue (the event's persons).
+    pub queued: usize,
+}
+
+/// What a delivery is answered: its results, or that it was queued.
+/// Serialized as the answer's own body (untagged).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Answer {
+    Synced(EventAnswer),
+    Queued(QueuedAnswer),
+}

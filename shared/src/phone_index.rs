@@ -147,10 +147,15 @@ impl PhoneIndex<'_> {
     /// goes on with the index as it is.
     pub async fn ready(&self, now_ms: i64) -> Result<(), IndexError> {
         let meta = self.store.meta(&self.scope.id).await?;
+        self.freshen(&meta, now_ms).await
+    }
+
+    /// `Building` before the first build; a refresh when stale.
+    async fn freshen(&self, meta: &IndexMeta, now_ms: i64) -> Result<(), IndexError> {
         if meta.built_at_ms.is_none() {
             return Err(IndexError::Building);
         }
-        if !is_stale(&meta, now_ms) {
+        if !is_stale(meta, now_ms) {
             return Ok(());
         }
         let report = self.refresh(now_ms).await?;
@@ -163,6 +168,24 @@ impl PhoneIndex<'_> {
     /// The contacts indexed under an E.164 number, lowest id first.
     pub async fn candidates(&self, e164: &str) -> Result<Vec<u64>, IndexError> {
         Ok(self.store.candidates(&self.scope.id, e164).await?)
+    }
+
+    /// `ready`, then `candidates` for a first number, in one round trip
+    /// when the index is fresh: the scope's state and the entries are read
+    /// together, and the entries again only after a refresh.
+    pub async fn ready_with_candidates(
+        &self,
+        e164: &str,
+        now_ms: i64,
+    ) -> Result<Vec<u64>, IndexError> {
+        let (meta, candidates) =
+            tokio::join!(self.store.meta(&self.scope.id), self.candidates(e164));
+        let meta = meta?;
+        if !is_stale(&meta, now_ms) && meta.built_at_ms.is_some() {
+            return candidates;
+        }
+        self.freshen(&meta, now_ms).await?;
+        self.candidates(e164).await
     }
 
     /// An entry whose contact is gone or lost the phone (SPEC section 9).

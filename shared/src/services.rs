@@ -3,8 +3,9 @@
 
 use crate::followupboss::{self, FollowUpBoss};
 use crate::kvcore::{DEFAULT_BASE_URL, Kvcore};
+use crate::queue::Queue;
 use crate::secrets::Secrets;
-use crate::store::{DEFAULT_RETENTION_DAYS, Ledger, PhoneIndexStore, Workflows};
+use crate::store::{DEFAULT_RETENTION_DAYS, Ledger, PacingStore, PhoneIndexStore, Workflows};
 
 pub struct Services {
     pub workflows: Workflows,
@@ -14,6 +15,15 @@ pub struct Services {
     pub followupboss: FollowUpBoss,
     /// The phone index (SPEC section 9).
     pub phone_index: PhoneIndexStore,
+    /// The sync queue (`SYNC_QUEUE_URL`, SPEC section 11); `None` where the
+    /// function is given none (then a `queued` workflow is misconfigured).
+    pub queue: Option<Queue>,
+    /// The sync queue's dead-letter queue (`SYNC_DLQ_URL`), for the
+    /// operator's `kvsync replay --dlq`; the functions are not given it.
+    pub dead_letters: Option<Queue>,
+    /// The shared kvCORE pacing table (`PACING_TABLE`, SPEC section 11);
+    /// `None`: requests are paced per process.
+    pub pacing: Option<PacingStore>,
 }
 
 impl Services {
@@ -35,7 +45,19 @@ impl Services {
             })?,
             Err(_) => DEFAULT_RETENTION_DAYS,
         };
+        // Each optional: set where template.yaml gives it (SPEC section 11).
+        let optional =
+            |value: Result<String, std::env::VarError>| value.ok().filter(|v| !v.trim().is_empty());
+        let sqs = aws_sdk_sqs::Client::new(&aws);
+        let queue =
+            optional(std::env::var("SYNC_QUEUE_URL")).map(|url| Queue::new(sqs.clone(), url));
+        let dead_letters = optional(std::env::var("SYNC_DLQ_URL")).map(|url| Queue::new(sqs, url));
+        let pacing = optional(std::env::var("PACING_TABLE"))
+            .map(|table| PacingStore::new(dynamodb.clone(), table));
         Ok(Services {
+            queue,
+            dead_letters,
+            pacing,
             workflows: Workflows::new(dynamodb.clone(), env("WORKFLOWS_TABLE")?),
             secrets: Secrets::new(aws_sdk_secretsmanager::Client::new(&aws)),
             kvcore: Kvcore::new(&kvcore_base).map_err(|e| e.to_string())?,

@@ -103,6 +103,38 @@ pub struct Settings {
     /// bulk flows (phone index builds and refreshes; SPEC section 3).
     /// Positive; may be fractional (0.5 is one request every 2 s).
     pub kvcore_max_rps: f64,
+    /// How events are delivered (SPEC sections 3 and 11): `Sync` answers
+    /// with the results; `Queued` answers 202 and syncs each person from
+    /// the sync queue.
+    pub delivery: DeliveryMode,
+    /// Secrets Manager id of the Google OAuth client and refresh token,
+    /// JSON `{"client_id", "client_secret", "refresh_token"}` (SPEC
+    /// section 10). Set: the `google-poller` polls this `google` workflow;
+    /// unset: a `google` workflow only takes a bridge's webhooks.
+    pub google_oauth_secret: Option<String>,
+    /// What the first listing of a polled Google workflow syncs (SPEC
+    /// section 10, `initial_sync`).
+    pub initial_sync: InitialSync,
+}
+
+/// What the first listing of a polled Google workflow syncs (SPEC section
+/// 10): `All` every existing contact; `Changes` (the default) none, it
+/// only records the sync token, so only later changes are synced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InitialSync {
+    All,
+    #[default]
+    Changes,
+}
+
+/// A workflow's `delivery` (SPEC sections 3 and 11).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryMode {
+    /// Every person is synced before the answer, which carries the results.
+    Sync,
+    /// The event is claimed, split into one SQS message per person and
+    /// answered 202; the `sync-worker` syncs each person.
+    Queued,
 }
 
 /// `kvcore_max_rps` when a workflow does not set it (SPEC section 3).
@@ -112,6 +144,12 @@ impl Settings {
     /// Whether an agent passes the workflow's agent filter.
     pub fn allows_agent(&self, agent_id: Option<u64>) -> bool {
         self.agent_ids.is_empty() || agent_id.is_some_and(|id| self.agent_ids.contains(&id))
+    }
+
+    /// Whether the `google-poller` polls this workflow (SPEC section 10):
+    /// enabled, `source` = `google`, with a `google_oauth_secret`.
+    pub fn is_polled_google(&self) -> bool {
+        self.enabled && self.source == Source::Google && self.google_oauth_secret.is_some()
     }
 }
 
@@ -126,7 +164,7 @@ pub struct SettingsError {
 }
 
 /// Every attribute a workflow item may have.
-pub const KNOWN_ATTRIBUTES: [&str; 19] = [
+pub const KNOWN_ATTRIBUTES: [&str; 22] = [
     "workflow_id",
     "enabled",
     "source",
@@ -146,6 +184,9 @@ pub const KNOWN_ATTRIBUTES: [&str; 19] = [
     "lead_source",
     "add_tags",
     "kvcore_max_rps",
+    "delivery",
+    "google_oauth_secret",
+    "initial_sync",
 ];
 
 /// A workflow attribute nobody reads, with the known name it most resembles.
@@ -227,6 +268,27 @@ pub fn parse(
         kvcore_max_rps: read
             .positive_number("kvcore_max_rps")?
             .unwrap_or(DEFAULT_KVCORE_MAX_RPS),
+        delivery: read
+            .one_of(
+                "delivery",
+                &[
+                    ("sync", DeliveryMode::Sync),
+                    ("queued", DeliveryMode::Queued),
+                ],
+            )?
+            .unwrap_or(match source {
+                // A Follow Up Boss event may name hundreds of people and FUB
+                // wants its 2xx within 10 s (SPEC section 11).
+                Source::FollowUpBoss => DeliveryMode::Queued,
+                Source::Generic | Source::Google => DeliveryMode::Sync,
+            }),
+        google_oauth_secret: read.string("google_oauth_secret")?,
+        initial_sync: read
+            .one_of(
+                "initial_sync",
+                &[("all", InitialSync::All), ("changes", InitialSync::Changes)],
+            )?
+            .unwrap_or_default(),
     };
     check_combinations(&settings, item)?;
 
@@ -260,6 +322,28 @@ fn check_combinations(settings: &Settings, item: &Item) -> Result<(), SettingsEr
             "source_api_secret",
             "the Secrets Manager id of the Follow Up Boss API key (S) when source is \"followupboss\"",
             "nothing".to_string(),
+        ));
+    }
+    // SPEC section 10: only a `google` workflow is polled, and
+    // `initial_sync` means nothing to a workflow that is not.
+    if settings.google_oauth_secret.is_some() && settings.source != Source::Google {
+        return Err(error(
+            "google_oauth_secret",
+            "absent unless source is \"google\" (only Google Contacts is polled)",
+            item.get("source").map_or_else(
+                || "source absent (generic)".to_string(),
+                |s| format!("source {}", s.describe()),
+            ),
+        ));
+    }
+    if item.get("initial_sync").is_some_and(|a| *a != Attr::Null)
+        && settings.google_oauth_secret.is_none()
+    {
+        return Err(error(
+            "initial_sync",
+            "set only on a polled Google workflow (source \"google\" with a google_oauth_secret)",
+            item.get("initial_sync")
+                .map_or_else(String::new, Attr::describe),
         ));
     }
     if let Some(default) = settings.default_agent_id
@@ -490,6 +574,65 @@ mod tests {
         assert_eq!(s.sync_fields.len(), Field::ALL.len());
         assert_eq!(s.default_country, Region::default());
         assert_eq!(s.kvcore_max_rps, 5.0);
+        assert_eq!(s.google_oauth_secret, None);
+        assert_eq!(s.initial_sync, InitialSync::Changes);
+        assert!(!s.is_polled_google());
+    }
+
+    #[test]
+    fn a_google_workflow_with_an_oauth_secret_is_polled() {
+        let item = with(&[
+            ("source", Attr::S("google".into())),
+            ("google_oauth_secret", Attr::S("kvsync/demo/google".into())),
+            ("initial_sync", Attr::S("All".into())),
+        ]);
+        let (s, unknown) = parse("demo", &item).unwrap();
+        assert!(unknown.is_empty(), "{unknown:?}");
+        assert_eq!(s.google_oauth_secret.as_deref(), Some("kvsync/demo/google"));
+        assert_eq!(s.initial_sync, InitialSync::All);
+        assert!(s.is_polled_google());
+
+        let bridge = with(&[("source", Attr::S("google".into()))]);
+        let (s, _) = parse("demo", &bridge).unwrap();
+        assert!(
+            !s.is_polled_google(),
+            "no secret: a webhook-bridge workflow"
+        );
+
+        let disabled = with(&[
+            ("source", Attr::S("google".into())),
+            ("google_oauth_secret", Attr::S("kvsync/demo/google".into())),
+            ("enabled", Attr::Bool(false)),
+        ]);
+        assert!(!parse("demo", &disabled).unwrap().0.is_polled_google());
+    }
+
+    #[test]
+    fn google_polling_settings_are_refused_where_they_cannot_work() {
+        let not_google = error_of(&with(&[(
+            "google_oauth_secret",
+            Attr::S("kvsync/demo/google".into()),
+        )]));
+        assert_eq!(not_google.attribute, "google_oauth_secret");
+        let not_polled = error_of(&with(&[
+            ("source", Attr::S("google".into())),
+            ("initial_sync", Attr::S("all".into())),
+        ]));
+        assert_eq!(not_polled.attribute, "initial_sync");
+        let wrong = error_of(&with(&[
+            ("source", Attr::S("google".into())),
+            ("google_oauth_secret", Attr::S("kvsync/demo/google".into())),
+            ("initial_sync", Attr::S("everything".into())),
+        ]));
+        assert_eq!(
+            wrong.to_string(),
+            "workflow 'demo': attribute 'initial_sync' must be one of \"all\", \"changes\" (S), found S \"everything\""
+        );
+        let wrong_type = error_of(&with(&[
+            ("source", Attr::S("google".into())),
+            ("google_oauth_secret", Attr::Bool(true)),
+        ]));
+        assert_eq!(wrong_type.attribute, "google_oauth_secret");
     }
 
     #[test]
@@ -538,6 +681,41 @@ mod tests {
         assert_eq!(s.lead_source.as_deref(), Some("Follow Up Boss"));
         assert!(s.add_tags);
         assert_eq!(s.kvcore_max_rps, 2.5);
+    }
+
+    #[test]
+    fn delivery_defaults_by_source_and_is_validated() {
+        assert_eq!(
+            parse("demo", &minimal()).unwrap().0.delivery,
+            DeliveryMode::Sync
+        );
+        let fub = with(&[
+            ("source", Attr::S("followupboss".into())),
+            ("source_api_secret", Attr::S("kvsync/demo/fub".into())),
+        ]);
+        assert_eq!(
+            parse("demo", &fub).unwrap().0.delivery,
+            DeliveryMode::Queued
+        );
+        let mut fub_sync = fub.clone();
+        fub_sync.insert("delivery".into(), Attr::S("sync".into()));
+        assert_eq!(
+            parse("demo", &fub_sync).unwrap().0.delivery,
+            DeliveryMode::Sync
+        );
+        let queued = with(&[("delivery", Attr::S("Queued".into()))]);
+        assert_eq!(
+            parse("demo", &queued).unwrap().0.delivery,
+            DeliveryMode::Queued
+        );
+        assert_eq!(
+            error_of(&with(&[("delivery", Attr::S("later".into()))])).to_string(),
+            "workflow 'demo': attribute 'delivery' must be one of \"sync\", \"queued\" (S), found S \"later\""
+        );
+        assert_eq!(
+            error_of(&with(&[("delivery", Attr::Bool(true))])).attribute,
+            "delivery"
+        );
     }
 
     #[test]

@@ -18,16 +18,16 @@ use crate::delivery::{Delivery, MAX_BODY_BYTES};
 use crate::fields::FieldValues;
 use crate::fields::{Field, field_values};
 use crate::followupboss::SourceError;
-use crate::kvcore::{KvContact, KvcoreError, Session};
+use crate::kvcore::{KvContact, KvcoreError, Pacer, Session};
 use crate::matching::{self, Match};
 use crate::metrics;
-use crate::outcome::{EventAnswer, Outcome, PersonResult, SkipReason};
+use crate::outcome::{Answer, EventAnswer, Outcome, PersonResult, SkipReason};
 use crate::phone_index::{self, IndexError, PhoneIndex, Scope, phones_after, phones_of};
 use crate::plan::{self, Action};
 use crate::retry::Transient;
 use crate::secrets::{self, SecretError};
 pub use crate::services::Services;
-use crate::settings::Settings;
+use crate::settings::{DeliveryMode, Settings};
 use crate::sources::{self, ParseContext, PayloadError, SourceEvent, Subject};
 use crate::store::{
     Claim, Ending, EventClaim, LockRequest, PersonLock, PersonWrite, StoreError, WorkflowError,
@@ -144,12 +144,13 @@ impl From<StoreError> for SyncError {
     }
 }
 
-/// Handles one delivery: checks it, then processes its event.
+/// Handles one delivery: checks it, then processes its event (or, for a
+/// `queued` workflow, queues its persons: SPEC section 11).
 pub async fn handle(
     services: &Services,
     delivery: &Delivery,
     invocation: Invocation,
-) -> Result<EventAnswer, SyncError> {
+) -> Result<Answer, SyncError> {
     if delivery.body.len() > MAX_BODY_BYTES {
         return Err(SyncError::PayloadTooLarge);
     }
@@ -172,7 +173,25 @@ pub async fn handle(
             ));
         }
     }
-    process(services, &settings, delivery, invocation).await
+    deliver(services, &settings, delivery, invocation).await
+}
+
+/// A checked delivery: its persons queued (`delivery = queued`, SPEC
+/// section 11), or synced now.
+async fn deliver(
+    services: &Services,
+    settings: &Settings,
+    delivery: &Delivery,
+    invocation: Invocation,
+) -> Result<Answer, SyncError> {
+    match settings.delivery {
+        DeliveryMode::Queued => {
+            crate::queued::enqueue(services, settings, delivery, invocation).await
+        }
+        DeliveryMode::Sync => process(services, settings, delivery, invocation)
+            .await
+            .map(Answer::Synced),
+    }
 }
 
 /// Replays a recorded event through the same path as its delivery (whose
@@ -183,7 +202,7 @@ pub async fn replay(
     workflow_id: &str,
     event_id: &str,
     invocation: Invocation,
-) -> Result<EventAnswer, SyncError> {
+) -> Result<Answer, SyncError> {
     let settings = load_workflow(services, workflow_id).await?;
     let record = services
         .ledger
@@ -197,7 +216,7 @@ pub async fn replay(
     let payload = match (record.answer, record.payload) {
         (Some(mut answer), _) => {
             answer.duplicate = true;
-            return Ok(answer);
+            return Ok(Answer::Synced(answer));
         }
         (None, Some(payload)) => payload,
         (None, None) => {
@@ -207,7 +226,27 @@ pub async fn replay(
     };
     let delivery =
         Delivery::new(workflow_id, payload.into_bytes()).with_header("webhook-id", event_id);
-    process(services, &settings, &delivery, invocation).await
+    deliver(services, &settings, &delivery, invocation).await
+}
+
+/// One person a Google listing brought (SPEC section 10), through the same
+/// path as a webhook delivery (claim, lock, match, write, record, usage,
+/// metrics): `person_json` is the `Person` resource as listed, `event_id`
+/// its `resourceName#etag`, so a person already applied at that etag is
+/// answered from its record (`duplicate`) without a kvCORE request.
+/// kvCORE requests wait their turn with `pacer` (the token's
+/// `kvcore_max_rps`).
+pub async fn poll_person(
+    services: &Services,
+    settings: &Settings,
+    event_id: &str,
+    person_json: &[u8],
+    invocation: Invocation,
+    pacer: &Pacer,
+) -> Result<EventAnswer, SyncError> {
+    let delivery = Delivery::new(&settings.workflow_id, person_json.to_vec())
+        .with_header("webhook-id", event_id);
+    process_paced(services, settings, &delivery, invocation, Some(pacer)).await
 }
 
 /// Parses the event and runs it inside its log span.
@@ -217,6 +256,17 @@ async fn process(
     delivery: &Delivery,
     invocation: Invocation,
 ) -> Result<EventAnswer, SyncError> {
+    process_paced(services, settings, delivery, invocation, None).await
+}
+
+/// `process`, with kvCORE requests paced when a bulk flow asks.
+async fn process_paced(
+    services: &Services,
+    settings: &Settings,
+    delivery: &Delivery,
+    invocation: Invocation,
+    pacer: Option<&Pacer>,
+) -> Result<EventAnswer, SyncError> {
     let context = ParseContext {
         region: settings.default_country,
         agent_map: &settings.agent_map,
@@ -224,9 +274,11 @@ async fn process(
     let event = sources::parse(settings.source, &delivery.body, context)?;
     let event_id = delivery.event_id(event.event_id.as_deref());
     let span = tracing::info_span!("event", workflow_id = %settings.workflow_id, %event_id);
-    run_event(services, settings, delivery, &event, event_id, invocation)
-        .instrument(span)
-        .await
+    run_event(
+        services, settings, delivery, &event, event_id, invocation, pacer,
+    )
+    .instrument(span)
+    .await
 }
 
 /// Claims the event, syncs its subjects and records how it ended.
@@ -237,6 +289,7 @@ async fn run_event(
     event: &SourceEvent,
     event_id: String,
     invocation: Invocation,
+    pacer: Option<&Pacer>,
 ) -> Result<EventAnswer, SyncError> {
     let workflow_id = settings.workflow_id.as_str();
     let payload = String::from_utf8_lossy(&delivery.body);
@@ -253,7 +306,8 @@ async fn run_event(
             answer.duplicate = true;
             return Ok(answer);
         }
-        Claim::InProgress => return Err(SyncError::InProgress),
+        // Still on the sync queue (queued before the workflow turned `sync`).
+        Claim::InProgress | Claim::Queued { .. } => return Err(SyncError::InProgress),
     }
 
     let mut run = EventRun {
@@ -268,6 +322,7 @@ async fn run_event(
         index_writes: Vec::new(),
         kvcore_requests: 0,
         kvcore_busy_ms: 0,
+        pacer,
     };
     let synced = run.sync_subjects(&event.subjects).await;
     let (persons, requests, busy_ms) = (&run.persons, run.kvcore_requests, run.kvcore_busy_ms);
@@ -383,8 +438,9 @@ async fn claim(
 
 /// One event's people, in turn, and what the event's record will need:
 /// the persons' items (pushed as soon as a lock is held, so a failure still
-/// releases it) and what kvCORE cost.
-struct EventRun<'a> {
+/// releases it) and what kvCORE cost. The queue worker runs one person of
+/// a queued event through it (`queued.rs`).
+pub(crate) struct EventRun<'a> {
     services: &'a Services,
     settings: &'a Settings,
     invocation: Invocation,
@@ -394,15 +450,42 @@ struct EventRun<'a> {
     prelocked: Option<PersonLock>,
     kvcore_token: Option<String>,
     source_api_key: Option<Arc<str>>,
-    persons: Vec<PersonWrite>,
+    pub(crate) persons: Vec<PersonWrite>,
     /// Contacts written to kvCORE, for the phone index's write-through.
-    index_writes: Vec<(Scope, IndexWrite)>,
-    kvcore_requests: u32,
-    kvcore_busy_ms: u64,
+    pub(crate) index_writes: Vec<(Scope, IndexWrite)>,
+    pub(crate) kvcore_requests: u32,
+    pub(crate) kvcore_busy_ms: u64,
+    /// Set by bulk flows (the Google poller): kvCORE requests wait their turn.
+    pacer: Option<&'a Pacer>,
 }
 
-impl EventRun<'_> {
-    async fn sync_subjects(
+impl<'a> EventRun<'a> {
+    /// A run of one attempt (`owner` holds its persons' locks), paced by
+    /// `pacer` when a bulk flow gives one.
+    pub(crate) fn new(
+        services: &'a Services,
+        settings: &'a Settings,
+        invocation: Invocation,
+        owner: String,
+        pacer: Option<&'a Pacer>,
+    ) -> EventRun<'a> {
+        EventRun {
+            services,
+            settings,
+            invocation,
+            owner,
+            prelocked: None,
+            kvcore_token: None,
+            source_api_key: None,
+            persons: Vec::new(),
+            index_writes: Vec::new(),
+            kvcore_requests: 0,
+            kvcore_busy_ms: 0,
+            pacer,
+        }
+    }
+
+    pub(crate) async fn sync_subjects(
         &mut self,
         subjects: &[Subject],
     ) -> Result<Vec<PersonResult>, SyncError> {
@@ -503,7 +586,12 @@ impl EventRun<'_> {
         }
 
         let token = self.kvcore_token.as_deref().unwrap_or_default();
-        let session = services.kvcore.session(token, invocation.deadline);
+        let session = match self.pacer {
+            Some(pacer) => services
+                .kvcore
+                .paced_session(token, invocation.deadline, pacer),
+            None => services.kvcore.session(token, invocation.deadline),
+        };
         let scope = Scope::of(settings);
         let index = PhoneIndex {
             store: &services.phone_index,
@@ -600,7 +688,7 @@ fn index_write(
 }
 
 /// A contact kvsync wrote, for the phone index.
-struct IndexWrite {
+pub(crate) struct IndexWrite {
     contact_id: u64,
     before: BTreeSet<String>,
     after: BTreeSet<String>,
@@ -726,9 +814,12 @@ async fn lookup(
     if person.phones.is_empty() {
         return Ok(None);
     }
-    index.ready(now_ms()).await?;
-    for phone in &person.phones {
-        let ids = index.candidates(&phone.e164).await?;
+    for (i, phone) in person.phones.iter().enumerate() {
+        // The first number's entries are read with the index's state.
+        let ids = match i {
+            0 => index.ready_with_candidates(&phone.e164, now_ms()).await?,
+            _ => index.candidates(&phone.e164).await?,
+        };
         for &id in &ids {
             let Some(full) = read(session, id).await? else {
                 index.forget(&phone.e164, id).await?;
@@ -762,7 +853,7 @@ async fn read(session: &Session<'_>, id: u64) -> Result<Option<KvContact>, Kvcor
 /// beside the event's closing transaction (no extra round trip on the
 /// critical path). A failure is logged: the next refresh of the index
 /// lists the contact again (its `updated_at` is after the watermark).
-async fn write_through(services: &Services, writes: &[(Scope, IndexWrite)]) {
+pub(crate) async fn write_through(services: &Services, writes: &[(Scope, IndexWrite)]) {
     let now = now_ms();
     for (scope, write) in writes {
         let (before, after) = (write.before.clone(), write.after.clone());
@@ -791,7 +882,10 @@ fn log_ambiguity(found: &Match) {
     }
 }
 
-async fn load_workflow(services: &Services, workflow_id: &str) -> Result<Arc<Settings>, SyncError> {
+pub(crate) async fn load_workflow(
+    services: &Services,
+    workflow_id: &str,
+) -> Result<Arc<Settings>, SyncError> {
     match services.workflows.get(workflow_id).await {
         Ok(Some(settings)) => Ok(settings),
         Ok(None) => Err(SyncError::UnknownWorkflow(workflow_id.to_string())),

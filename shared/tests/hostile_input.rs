@@ -155,6 +155,8 @@ fn stack() -> &'static Stack {
                     "kvcore_token_secret": {"S": format!("{prefix}kvcore")},
                     "webhook_secret": {"S": format!("{prefix}token")},
                     "source_api_secret": {"S": format!("{prefix}token")},
+                    // Synced here, so the whole path meets the input.
+                    "delivery": {"S": "sync"},
                 });
                 aws::put_item_json(&dynamodb, &tables["WORKFLOWS_TABLE"], &item)
                     .await
@@ -175,6 +177,9 @@ fn stack() -> &'static Stack {
                     tables["PERSONS_TABLE"].clone(),
                     1,
                 ),
+                queue: None,
+                dead_letters: None,
+                pacing: None,
             };
             (services, kvcore)
         });

@@ -7,11 +7,13 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use kvsync::kvcore::token::Expiry;
 use kvsync::kvcore::{Kvcore, Pacer};
+use kvsync::metrics;
 use kvsync::phone_index::{IndexError, PhoneIndex, Scope, needs_build};
 use kvsync::secrets::{self, Secrets};
 use kvsync::settings::{DEFAULT_KVCORE_MAX_RPS, Settings};
-use kvsync::store::{IndexMeta, PhoneIndexStore, StoreError, Workflows};
+use kvsync::store::{IndexMeta, PacingStore, PhoneIndexStore, StoreError, Workflows};
 use lambda_runtime::{Context, Error, LambdaEvent};
 use serde::Serialize;
 use serde_json::Value;
@@ -33,15 +35,36 @@ pub struct Indexer {
     pub phone_index: PhoneIndexStore,
     pub secrets: Secrets,
     pub kvcore: Kvcore,
+    /// The shared kvCORE pacing table (`PACING_TABLE`, SPEC section 11):
+    /// builds keep to `kvcore_max_rps` together with the queue's workers.
+    /// `None`: paced within this run only.
+    pub pacing: Option<PacingStore>,
 }
 
 /// What a run did: one entry per scope, and the workflows it could not read.
 #[derive(Debug, Serialize)]
 pub struct Summary {
     pub scopes: Vec<ScopeSummary>,
+    /// Each kvCORE token secret enabled workflows use, with its token's
+    /// days left (also published as the EMF metric `KvcoreTokenDaysLeft`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tokens: Vec<TokenSummary>,
     /// Misconfigured workflow items (SPEC section 3), each with its error.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub invalid_workflows: Vec<InvalidWorkflow>,
+}
+
+/// One kvCORE token's expiry, by its secret's id (never the token).
+#[derive(Debug, Serialize)]
+pub struct TokenSummary {
+    pub kvcore_token_secret: String,
+    /// Days until the token's JWT `exp` (negative once expired); absent
+    /// when the token has no `exp`, is not a JWT, or could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub days_left: Option<f64>,
+    /// `"at"`, `"never"` (a JWT without `exp`), `"unknown"` (not a JWT) or
+    /// `"unread"` (the secret could not be read; the scope's error says why).
+    pub expiry: &'static str,
 }
 
 #[derive(Debug, Serialize)]
@@ -110,9 +133,17 @@ pub async fn handle(indexer: &Indexer, event: LambdaEvent<Value>) -> Result<Summ
             }
         })
         .collect();
-    let pacers: HashMap<String, Pacer> = rates(&all.valid)
+    let rates = rates(&all.valid);
+    let tokens = token_expiries(indexer, rates.keys()).await;
+    let pacers: HashMap<String, Pacer> = rates
         .into_iter()
-        .map(|(secret, rate)| (secret, Pacer::per_second(rate)))
+        .map(|(secret, rate)| {
+            let pacer = match &indexer.pacing {
+                Some(store) => Pacer::shared(store.clone(), &secret, rate),
+                None => Pacer::per_second(rate),
+            };
+            (secret, pacer)
+        })
         .collect();
 
     let mut planned = Vec::new();
@@ -150,8 +181,43 @@ pub async fn handle(indexer: &Indexer, event: LambdaEvent<Value>) -> Result<Summ
     scopes.sort_by(|a, b| a.scope.cmp(&b.scope));
     Ok(Summary {
         scopes,
+        tokens,
         invalid_workflows,
     })
+}
+
+/// Reads each token's expiry from its JWT `exp` and publishes its days
+/// left (EMF `KvcoreTokenDaysLeft`, dimension `kvcore_token_secret`), so
+/// an alarm fires weeks before a year-long token stops working. A secret
+/// that cannot be read is left to its scope, which reports why.
+async fn token_expiries<'a>(
+    indexer: &Indexer,
+    secret_ids: impl Iterator<Item = &'a String>,
+) -> Vec<TokenSummary> {
+    let now_s = now_ms() / 1000;
+    let mut tokens = Vec::new();
+    for secret_id in secret_ids {
+        let expiry = match token_of(&indexer.secrets, secret_id).await {
+            Ok(token) => Some(Expiry::of(&token)),
+            Err(_) => None,
+        };
+        let days_left = expiry.and_then(|e| e.days_left(now_s));
+        if let Some(days) = days_left {
+            metrics::emit(&[metrics::kvcore_token_days_left_record(secret_id, days)]);
+            tracing::info!(kvcore_token_secret = %secret_id, days_left = days, "kvCORE token expiry");
+        }
+        tokens.push(TokenSummary {
+            kvcore_token_secret: secret_id.clone(),
+            days_left,
+            expiry: match expiry {
+                Some(Expiry::At(_)) => "at",
+                Some(Expiry::Never) => "never",
+                Some(Expiry::Unknown) => "unknown",
+                None => "unread",
+            },
+        });
+    }
+    tokens
 }
 
 /// Builds or refreshes one scope; every failure ends up in the summary.
@@ -405,6 +471,7 @@ mod tests {
                 skipped: false,
                 error: None,
             }],
+            tokens: Vec::new(),
             invalid_workflows: Vec::new(),
         };
         assert_eq!(

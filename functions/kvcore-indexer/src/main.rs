@@ -8,13 +8,15 @@ mod handler;
 use handler::Indexer;
 use kvsync::kvcore::{DEFAULT_BASE_URL, Kvcore};
 use kvsync::secrets::Secrets;
-use kvsync::store::{PhoneIndexStore, Workflows};
+use kvsync::store::{PacingStore, PhoneIndexStore, Workflows};
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     kvsync::logging::init();
+    // EMF lines on stdout: KvcoreTokenDaysLeft (template.yaml alarms on it).
+    kvsync::metrics::enable();
 
     let indexer = indexer_from_env().await?;
     let indexer = &indexer;
@@ -36,6 +38,10 @@ async fn indexer_from_env() -> Result<Indexer, String> {
         std::env::var("KVCORE_BASE_URL").unwrap_or_else(|_| DEFAULT_BASE_URL.to_string());
     Ok(Indexer {
         workflows: Workflows::new(dynamodb.clone(), env("WORKFLOWS_TABLE")?),
+        pacing: std::env::var("PACING_TABLE")
+            .ok()
+            .filter(|table| !table.trim().is_empty())
+            .map(|table| PacingStore::new(dynamodb.clone(), table)),
         phone_index: PhoneIndexStore::new(dynamodb, env("PHONE_INDEX_TABLE")?),
         secrets: Secrets::new(aws_sdk_secretsmanager::Client::new(&aws)),
         kvcore: Kvcore::new(&kvcore_base).map_err(|e| e.to_string())?,

@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use kvsync::delivery::Delivery;
 use kvsync::metrics;
+use kvsync::outcome::Answer;
 use kvsync::sync::{self, Invocation, Services, SyncError};
 use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Error, Request, RequestExt, Response};
@@ -26,7 +27,7 @@ pub async fn handle(services: &Services, request: Request) -> Result<Response<Bo
     let invocation = invocation(&request);
     let delivery = delivery(request);
     Ok(match sync::handle(services, &delivery, invocation).await {
-        Ok(answer) => json_response(StatusCode::OK, serde_json::to_string(&answer)?),
+        Ok(answer) => json_response(status_of_answer(&answer), serde_json::to_string(&answer)?),
         Err(error) => error_response(&delivery.workflow_id, &error),
     })
 }
@@ -74,6 +75,15 @@ fn invocation(request: &Request) -> Invocation {
         .and_then(|context| context.deadline().duration_since(SystemTime::now()).ok())
         .unwrap_or(DEFAULT_BUDGET);
     Invocation::within(remaining.saturating_sub(DEADLINE_MARGIN))
+}
+
+/// 202 for an event just queued (SPEC section 11), else 200 (a redelivery
+/// of a queued event is a duplicate: 200).
+fn status_of_answer(answer: &Answer) -> StatusCode {
+    match answer {
+        Answer::Queued(queued) if !queued.duplicate => StatusCode::ACCEPTED,
+        _ => StatusCode::OK,
+    }
 }
 
 /// The one place errors become HTTP statuses (SPEC section 4).
@@ -220,6 +230,30 @@ mod tests {
                     .is_some_and(|m| !m.is_empty())
             );
         }
+    }
+
+    #[test]
+    fn a_queued_event_is_accepted_and_its_redelivery_is_ok() {
+        use kvsync::outcome::{EventAnswer, QueuedAnswer};
+        let queued = |duplicate| {
+            Answer::Queued(QueuedAnswer {
+                event_id: "e".into(),
+                duplicate,
+                queued: 3,
+            })
+        };
+        assert_eq!(status_of_answer(&queued(false)), StatusCode::ACCEPTED);
+        assert_eq!(status_of_answer(&queued(true)), StatusCode::OK);
+        let synced = Answer::Synced(EventAnswer {
+            event_id: "e".into(),
+            duplicate: false,
+            results: vec![],
+        });
+        assert_eq!(status_of_answer(&synced), StatusCode::OK);
+        assert_eq!(
+            serde_json::to_value(queued(false)).unwrap(),
+            serde_json::json!({"event_id": "e", "duplicate": false, "queued": 3})
+        );
     }
 
     #[test]

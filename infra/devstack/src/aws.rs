@@ -94,6 +94,98 @@ pub async fn create_tables(
     Ok(names)
 }
 
+/// What a test stack changes in the template's queues: shorter visibility
+/// timeouts and receive limits make retries and dead letters quick.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueOverrides {
+    /// Seconds, for every queue.
+    pub visibility_timeout: Option<u64>,
+    /// `maxReceiveCount` of every queue with a RedrivePolicy.
+    pub max_receive_count: Option<u64>,
+}
+
+/// A queue as created: its logical id, URL and ARN, and its settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreatedQueue {
+    pub def: template::QueueDef,
+    pub url: String,
+    pub arn: String,
+}
+
+/// Creates every SQS queue of the template as `{name_prefix}{LogicalId}`
+/// (dead-letter queues first, so redrive policies can name them), with the
+/// template's visibility timeout and redrive policy unless `overrides`
+/// says otherwise; a queue that already exists is reused as it is.
+pub async fn create_queues(
+    client: &aws_sdk_sqs::Client,
+    template: &Path,
+    name_prefix: &str,
+    overrides: QueueOverrides,
+) -> Result<Vec<CreatedQueue>> {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let mut defs = template::queues(template)?;
+    // Queues without a redrive first: they are the targets.
+    defs.sort_by_key(|d| d.redrive.is_some());
+    let mut created: Vec<CreatedQueue> = Vec::new();
+    for mut def in defs {
+        if let Some(seconds) = overrides.visibility_timeout {
+            def.visibility_timeout = Some(seconds);
+        }
+        if let (Some(count), Some(redrive)) = (overrides.max_receive_count, def.redrive.as_mut()) {
+            redrive.1 = count;
+        }
+        let name = format!("{name_prefix}{}", def.logical_id);
+        let mut request = client.create_queue().queue_name(&name);
+        if let Some(seconds) = def.visibility_timeout {
+            request =
+                request.attributes(QueueAttributeName::VisibilityTimeout, seconds.to_string());
+        }
+        if let Some((target, count)) = &def.redrive {
+            let target_arn = created
+                .iter()
+                .find(|q| q.def.logical_id == *target)
+                .map(|q| q.arn.clone())
+                .ok_or_else(|| {
+                    format!(
+                        "{}: its dead-letter queue {target} is not in the template",
+                        def.logical_id
+                    )
+                })?;
+            let policy =
+                serde_json::json!({"deadLetterTargetArn": target_arn, "maxReceiveCount": count});
+            request = request.attributes(QueueAttributeName::RedrivePolicy, policy.to_string());
+        }
+        let url = request
+            .send()
+            .await
+            .map_err(|e| {
+                format!(
+                    "creating queue {name}: {}",
+                    aws_sdk_sqs::error::DisplayErrorContext(&e)
+                )
+            })?
+            .queue_url
+            .ok_or_else(|| format!("creating queue {name}: no QueueUrl"))?;
+        let arn = client
+            .get_queue_attributes()
+            .queue_url(&url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .map_err(|e| {
+                format!(
+                    "reading queue {name}: {}",
+                    aws_sdk_sqs::error::DisplayErrorContext(&e)
+                )
+            })?
+            .attributes
+            .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
+            .ok_or_else(|| format!("queue {name} has no QueueArn"))?;
+        created.push(CreatedQueue { def, url, arn });
+    }
+    Ok(created)
+}
+
 async fn enable_ttl(client: &aws_sdk_dynamodb::Client, table: &str, attribute: &str) -> Result<()> {
     let current = client
         .describe_time_to_live()

@@ -7,11 +7,14 @@ pub mod aws;
 pub mod gateway;
 pub mod runtime_api;
 pub mod signing;
+pub mod sqs_source;
 pub mod stack;
 pub mod template;
 
 pub use apigw::{LambdaHttpResponse, http_api_event, http_api_event_base64};
+pub use aws::QueueOverrides;
 pub use runtime_api::{InvokeError, LambdaProcess, SpawnOptions};
+pub use sqs_source::SqsSource;
 pub use stack::{LocalStack, SeededWorkflow, StackOptions, scheduled_event};
 
 /// A test harness error: anything, with a message that says what failed.

@@ -6,6 +6,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+mod google_demo;
+mod queued_demo;
+
 use kvsync_devstack::runtime_api::SpawnOptions;
 use kvsync_devstack::signing::{self, DEMO_WHSEC};
 use kvsync_devstack::stack::{
@@ -16,7 +19,7 @@ use kvsync_devstack::{Result, gateway, template};
 use serde_json::json;
 
 const USAGE: &str = "\
-usage: devstack [--moto URL] [--port 3000] [--kvcore-port 8090] [--webhook-bin PATH]
+usage: devstack [--moto URL] [--port 3000] [--kvcore-port 8090] [--google-port 8091] [--webhook-bin PATH]
        devstack sign --secret whsec_... --file body.json [--url URL] [--id msg_...] [--timestamp SECS]
 
   devstack       the local stack: tables in moto_server (MOTO_URL or AWS_ENDPOINT_URL),
@@ -30,6 +33,8 @@ const PREFIX: &str = "kvsync-dev-";
 /// the template's `IndexerSchedule`); short, so a contact added in the
 /// fake kvCORE shows up in the phone index quickly.
 const INDEXER_EVERY: Duration = Duration::from_secs(30);
+/// The Google fake's port in `make dev`.
+const GOOGLE_PORT: u16 = 8091;
 const SAMPLE_EVENT: &str = "infra/events/generic-john-smith.json";
 
 #[tokio::main]
@@ -83,7 +88,13 @@ fn port(flags: &[(String, String)], name: &str, default: u16) -> Result<u16> {
 async fn dev(args: &[String]) -> Result<()> {
     let flags = flags(
         args,
-        &["--moto", "--port", "--kvcore-port", "--webhook-bin"],
+        &[
+            "--moto",
+            "--port",
+            "--kvcore-port",
+            "--google-port",
+            "--webhook-bin",
+        ],
     )?;
     let moto = flag(&flags, "--moto").map(str::to_string).or_else(moto_url_from_env).ok_or(
         "no moto_server: pass --moto URL or set MOTO_URL (start one with `moto_server -H 127.0.0.1 -p 5055`)",
@@ -98,7 +109,11 @@ async fn dev(args: &[String]) -> Result<()> {
         .with_writer(std::io::stderr)
         .init();
 
+    // Queued delivery (SPEC section 11): the Follow Up Boss fake first, so
+    // the functions are pointed at it.
+    let followupboss = queued_demo::start_followupboss().await?;
     let stack = LocalStack::start(StackOptions {
+        followupboss_base_url: Some(followupboss.base_url()),
         moto_url: Some(moto.clone()),
         prefix: PREFIX.into(),
         webhook_bin: flag(&flags, "--webhook-bin").map(PathBuf::from),
@@ -144,6 +159,16 @@ async fn dev(args: &[String]) -> Result<()> {
     let indexer = stack.spawn_indexer().await?;
     let first_index = stack.run_scheduled(&indexer).await?;
     let index_task = tokio::spawn(run_indexer_every(indexer, INDEXER_EVERY));
+    // Google Contacts without a bridge (SPEC section 10): the Google fake
+    // and the google-poller on a short timer.
+    let google = google_demo::start(
+        &stack,
+        SocketAddr::from((
+            Ipv4Addr::LOCALHOST,
+            port(&flags, "--google-port", GOOGLE_PORT)?,
+        )),
+    )
+    .await?;
 
     let process = Arc::new(stack.spawn_function().await?);
     let (gateway_addr, gateway_task) = gateway::spawn(gateway_addr, process.clone()).await?;
@@ -185,6 +210,10 @@ async fn dev(args: &[String]) -> Result<()> {
         index = first_index,
         whsec = DEMO_WHSEC,
     );
+    println!("{}", google.text);
+    let queued = queued_demo::start(&stack, &followupboss, &base).await?;
+    println!("{}", queued.text);
+    print_operator_env(&stack, &base);
 
     let mut gateway_task = gateway_task;
     tokio::select! {
@@ -194,6 +223,7 @@ async fn dev(args: &[String]) -> Result<()> {
     gateway_task.abort();
     let _ = gateway_task.await;
     index_task.abort();
+    google.stop().await;
     let _ = index_task.await;
     // Kill the function first (Drop kills it too, when a connection still holds it), then the fake.
     match Arc::try_unwrap(process) {
@@ -250,6 +280,40 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Where the `kvsync` CLI's environment for this stack is written.
+const OPERATOR_ENV: &str = "target/devstack.env";
+
+/// Writes `target/devstack.env`: the function's environment (tables, moto
+/// endpoint and credentials, kvCORE fake) plus the CLI's own
+/// `KVSYNC_WEBHOOK_URL` and `KVSYNC_SECRETS_PREFIX`, so `. target/devstack.env`
+/// in a second terminal points `kvsync` at this stack (README walk-through).
+fn print_operator_env(stack: &LocalStack, base: &str) {
+    let mut env = stack.function_env();
+    // Every table of the stack, not only the webhook function's (the
+    // doctor reads the Google sync table too).
+    for (name, table) in stack.tables() {
+        if !env.iter().any(|(n, _)| n == name) {
+            env.push((name.clone(), table.clone()));
+        }
+    }
+    env.push(("KVSYNC_WEBHOOK_URL".into(), format!("{base}/webhooks")));
+    env.push(("KVSYNC_SECRETS_PREFIX".into(), format!("{PREFIX}kvsync/")));
+    let text: String = env
+        .iter()
+        .map(|(name, value)| format!("export {name}={}\n", quote(value)))
+        .collect();
+    let path = template::workspace_root().join(OPERATOR_ENV);
+    match std::fs::write(&path, text) {
+        Ok(()) => println!(
+            "The kvsync CLI, in another terminal (README: from `sam deploy` to the first synced contact):\n\
+             \x20 . {}   # the tables, moto and the fakes, KVSYNC_WEBHOOK_URL, KVSYNC_SECRETS_PREFIX\n\
+             \x20 cargo build -q -p kvsync-cli && target/debug/kvsync doctor demo\n",
+            shown_path(&path)
+        ),
+        Err(e) => eprintln!("devstack: writing {}: {e}", path.display()),
+    }
 }
 
 /// Relative to the current directory when it is inside it, else absolute.

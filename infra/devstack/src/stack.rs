@@ -14,9 +14,13 @@ use serde_json::{Value, json};
 use crate::Result;
 use crate::apigw::{LambdaHttpResponse, http_api_event};
 use crate::aws;
+use crate::aws::{CreatedQueue, QueueOverrides};
 use crate::runtime_api::{LambdaProcess, SpawnOptions};
 use crate::signing;
-use crate::template::{self, EnvValue, KVCORE_INDEXER_FUNCTION, WEBHOOK_FUNCTION};
+use crate::sqs_source::{SourceFunction, SqsSource, SqsSourceOptions};
+use crate::template::{
+    self, EnvValue, KVCORE_INDEXER_FUNCTION, SYNC_WORKER_FUNCTION, WEBHOOK_FUNCTION,
+};
 
 /// The token the kvCORE fake accepts by default; seeded workflows use it.
 pub const KVCORE_TEST_TOKEN: &str = "kvcore-test-token";
@@ -33,6 +37,11 @@ pub struct StackOptions {
     pub webhook_bin: Option<PathBuf>,
     /// Default: env INDEXER_BIN, else the debug `kvcore-indexer` in the cargo target dir.
     pub indexer_bin: Option<PathBuf>,
+    /// Default: env SYNC_WORKER_BIN, else the debug `sync-worker` in the cargo target dir.
+    pub sync_worker_bin: Option<PathBuf>,
+    /// Shorter visibility timeouts and receive limits than the template's
+    /// (tests); the worker is told the same receive limit.
+    pub queues: QueueOverrides,
     /// Default: the workspace's template.yaml.
     pub template: Option<PathBuf>,
     pub kvcore: FakeConfig,
@@ -52,6 +61,8 @@ impl Default for StackOptions {
             prefix: unique_prefix(),
             webhook_bin: None,
             indexer_bin: None,
+            sync_worker_bin: None,
+            queues: QueueOverrides::default(),
             template: None,
             kvcore: FakeConfig::default(),
             kvcore_addr: None,
@@ -110,6 +121,11 @@ pub fn default_indexer_bin() -> PathBuf {
     default_bin("INDEXER_BIN", "kvcore-indexer")
 }
 
+/// The sync-worker binary: env SYNC_WORKER_BIN, else the debug build in the cargo target dir.
+pub fn default_sync_worker_bin() -> PathBuf {
+    default_bin("SYNC_WORKER_BIN", "sync-worker")
+}
+
 fn default_bin(env_var: &str, name: &str) -> PathBuf {
     if let Some(bin) = std::env::var_os(env_var).filter(|v| !v.is_empty()) {
         return PathBuf::from(bin);
@@ -162,6 +178,12 @@ pub struct LocalStack {
     spawn: SpawnOptions,
     indexer_env: Vec<(String, String)>,
     indexer_spawn: SpawnOptions,
+    sqs: aws_sdk_sqs::Client,
+    queues: Vec<CreatedQueue>,
+    template: PathBuf,
+    sync_worker_bin: PathBuf,
+    worker_env: Vec<(String, String)>,
+    worker_spawn: SpawnOptions,
 }
 
 impl LocalStack {
@@ -177,9 +199,20 @@ impl LocalStack {
             .template
             .clone()
             .unwrap_or_else(template::template_path);
-        let tables = aws::create_tables(&dynamodb, &template_path, &opts.prefix)
+        let mut tables = aws::create_tables(&dynamodb, &template_path, &opts.prefix)
             .await
             .map_err(|e| format!("creating tables at {endpoint}: {e}"))?;
+        let sqs = aws_sdk_sqs::Client::new(&sdk);
+        let queues = aws::create_queues(&sqs, &template_path, &opts.prefix, opts.queues)
+            .await
+            .map_err(|e| format!("creating queues at {endpoint}: {e}"))?;
+        // Queue URLs resolve the functions' variables as table names do.
+        let mut resources = tables.clone();
+        for queue in &queues {
+            if let Some(var) = &queue.def.env_var {
+                resources.insert(var.clone(), queue.url.clone());
+            }
+        }
         let fake = match opts.kvcore_addr {
             Some(addr) => FakeKvcore::start_on(addr, opts.kvcore).await,
             None => FakeKvcore::start(opts.kvcore).await,
@@ -196,7 +229,7 @@ impl LocalStack {
         let env = function_env(
             &template_path,
             WEBHOOK_FUNCTION,
-            &tables,
+            &resources,
             &urls,
             &opts.extra_env,
         )?;
@@ -207,11 +240,27 @@ impl LocalStack {
         let indexer_env = function_env(
             &template_path,
             KVCORE_INDEXER_FUNCTION,
-            &tables,
+            &resources,
             &urls,
             &opts.extra_env,
         )?;
         let indexer_spawn = spawn_options_for(&template_path, KVCORE_INDEXER_FUNCTION)?;
+        let mut worker_env = function_env(
+            &template_path,
+            SYNC_WORKER_FUNCTION,
+            &resources,
+            &urls,
+            &opts.extra_env,
+        )?;
+        if let Some(count) = opts.queues.max_receive_count {
+            worker_env = merged(
+                worker_env,
+                [("SYNC_MAX_RECEIVE_COUNT".to_string(), count.to_string())],
+            );
+        }
+        let worker_spawn = spawn_options_for(&template_path, SYNC_WORKER_FUNCTION)?;
+        // Tables stay keyed by their variables; queues are kept apart.
+        tables.retain(|var, _| !queues.iter().any(|q| q.def.env_var.as_deref() == Some(var)));
         Ok(LocalStack {
             prefix: opts.prefix,
             endpoint,
@@ -225,7 +274,67 @@ impl LocalStack {
             spawn,
             indexer_env,
             indexer_spawn,
+            sqs,
+            queues,
+            template: template_path,
+            sync_worker_bin: opts.sync_worker_bin.unwrap_or_else(default_sync_worker_bin),
+            worker_env,
+            worker_spawn,
         })
+    }
+
+    /// The SQS client of this stack.
+    pub fn sqs(&self) -> &aws_sdk_sqs::Client {
+        &self.sqs
+    }
+
+    /// A queue of the template by logical id (`SyncQueue`, `SyncDeadLetterQueue`).
+    pub fn queue(&self, logical_id: &str) -> &CreatedQueue {
+        self.queues
+            .iter()
+            .find(|q| q.def.logical_id == logical_id)
+            .unwrap_or_else(|| panic!("no queue {logical_id} in the template"))
+    }
+
+    /// The sync-worker's environment: what template.yaml sets for it, pointed at this stack.
+    pub fn worker_env(&self) -> Vec<(String, String)> {
+        self.worker_env.clone()
+    }
+
+    /// The sync-worker as template.yaml sizes it (Timeout 60 s).
+    pub fn worker_spawn_options(&self) -> SpawnOptions {
+        self.worker_spawn.clone()
+    }
+
+    /// Runs the sync-worker from its queue as the template's SQS event source
+    /// does (batch size, maximum concurrency), every process with
+    /// [`Self::worker_env`] plus `env` and the spawn options `spawn` (default:
+    /// the template's). Long polls of `wait_time_seconds`.
+    pub fn start_sync_worker(
+        &self,
+        env: &[(String, String)],
+        spawn: Option<SpawnOptions>,
+        max_concurrency: Option<usize>,
+        wait_time_seconds: i32,
+    ) -> Result<SqsSource> {
+        let source = template::sqs_event_source(&self.template, SYNC_WORKER_FUNCTION)?
+            .ok_or("template.yaml gives SyncWorkerFunction no SQS event source")?;
+        let queue = self.queue(&source.queue_logical_id);
+        let options = SqsSourceOptions {
+            queue_url: queue.url.clone(),
+            queue_arn: queue.arn.clone(),
+            batch_size: source.batch_size.map_or(10, |b| b.min(10) as i32),
+            max_concurrency: max_concurrency
+                .or(source.maximum_concurrency.map(|c| c as usize))
+                .unwrap_or(2),
+            wait_time_seconds,
+        };
+        let function = SourceFunction {
+            binary: self.sync_worker_bin.clone(),
+            env: merged(self.worker_env.clone(), env.iter().cloned()),
+            spawn: spawn.unwrap_or_else(|| self.worker_spawn.clone()),
+        };
+        SqsSource::start(self.sqs.clone(), function, options)
     }
 
     pub fn fake(&self) -> &FakeKvcore {
@@ -505,6 +614,9 @@ impl LocalStack {
             .ok_or_else(|| format!("secret {secret_id} has no SecretString").into())
     }
 }
+
+mod google;
+pub use google::default_google_poller_bin;
 
 struct Urls<'a> {
     aws_endpoint: &'a str,

@@ -11,6 +11,152 @@ use crate::Result;
 pub const WEBHOOK_FUNCTION: &str = "WebhookFunction";
 /// The logical id of the scheduled phone index function in template.yaml.
 pub const KVCORE_INDEXER_FUNCTION: &str = "KvcoreIndexerFunction";
+/// The logical id of the sync queue's worker in template.yaml (SPEC section 11).
+pub const SYNC_WORKER_FUNCTION: &str = "SyncWorkerFunction";
+/// The logical id of the scheduled Google poller in template.yaml (SPEC section 10).
+pub const GOOGLE_POLLER_FUNCTION: &str = "GooglePollerFunction";
+
+/// One `AWS::SQS::Queue` resource, its numbers resolved with the
+/// parameters' defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueDef {
+    pub logical_id: String,
+    /// A function environment variable whose value is `!Ref <logical_id>` (the queue's URL).
+    pub env_var: Option<String>,
+    /// Seconds (SQS's default, 30, when unset).
+    pub visibility_timeout: Option<u64>,
+    /// `RedrivePolicy`: the dead-letter queue's logical id and `maxReceiveCount`.
+    pub redrive: Option<(String, u64)>,
+}
+
+/// A function's `Type: SQS` event source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqsSourceDef {
+    pub queue_logical_id: String,
+    pub batch_size: Option<u64>,
+    pub maximum_concurrency: Option<u64>,
+    pub function_response_types: Vec<String>,
+}
+
+/// Every SQS queue in the template, in template order.
+pub fn queues(template_path: &Path) -> Result<Vec<QueueDef>> {
+    let doc = load(template_path)?;
+    let defaults = parameter_defaults(template_path)?;
+    let mut env = Vec::new();
+    for (id, resource) in resources(&doc)? {
+        if str_at(resource, "Type") == Some("AWS::Serverless::Function") {
+            env.extend(function_env_in(&doc, &id).unwrap_or_default());
+        }
+    }
+    let mut out = Vec::new();
+    for (id, resource) in resources(&doc)? {
+        if str_at(resource, "Type") != Some("AWS::SQS::Queue") {
+            continue;
+        }
+        let props = resource.get("Properties").unwrap_or(&Value::Null);
+        let redrive = match props.get("RedrivePolicy") {
+            None => None,
+            Some(policy) => {
+                let target = policy
+                    .get("deadLetterTargetArn")
+                    .and_then(get_att_resource)
+                    .ok_or_else(|| {
+                        format!(
+                            "{id}: RedrivePolicy.deadLetterTargetArn must be !GetAtt <Queue>.Arn"
+                        )
+                    })?;
+                let count = policy
+                    .get("maxReceiveCount")
+                    .and_then(|v| number(v, &defaults))
+                    .ok_or_else(|| {
+                        format!("{id}: RedrivePolicy.maxReceiveCount must be a number")
+                    })?;
+                Some((target, count))
+            }
+        };
+        out.push(QueueDef {
+            env_var: env
+                .iter()
+                .find(|(_, v)| *v == EnvValue::Ref(id.clone()))
+                .map(|(k, _)| k.clone()),
+            visibility_timeout: props
+                .get("VisibilityTimeout")
+                .and_then(|v| number(v, &defaults)),
+            redrive,
+            logical_id: id,
+        });
+    }
+    Ok(out)
+}
+
+/// The `Type: SQS` event source of a function, if it has one.
+pub fn sqs_event_source(
+    template_path: &Path,
+    function_logical_id: &str,
+) -> Result<Option<SqsSourceDef>> {
+    let doc = load(template_path)?;
+    let defaults = parameter_defaults(template_path)?;
+    let function = resources(&doc)?
+        .into_iter()
+        .find(|(id, _)| id == function_logical_id)
+        .map(|(_, v)| v)
+        .ok_or_else(|| format!("template has no resource {function_logical_id}"))?;
+    let Some(Value::Mapping(events)) = function.get("Properties").and_then(|p| p.get("Events"))
+    else {
+        return Ok(None);
+    };
+    for event in events.values() {
+        if str_at(event, "Type") != Some("SQS") {
+            continue;
+        }
+        let props = event.get("Properties").unwrap_or(&Value::Null);
+        let queue = props
+            .get("Queue")
+            .and_then(get_att_resource)
+            .ok_or_else(|| {
+                format!("{function_logical_id}: SQS event Queue must be !GetAtt <Queue>.Arn")
+            })?;
+        return Ok(Some(SqsSourceDef {
+            queue_logical_id: queue,
+            batch_size: props.get("BatchSize").and_then(|v| number(v, &defaults)),
+            maximum_concurrency: props
+                .get("ScalingConfig")
+                .and_then(|c| c.get("MaximumConcurrency"))
+                .and_then(|v| number(v, &defaults)),
+            function_response_types: list(props, "FunctionResponseTypes")
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect(),
+        }));
+    }
+    Ok(None)
+}
+
+/// `!GetAtt X.Arn` (or `{Fn::GetAtt: [X, Arn]}`) → `X`.
+fn get_att_resource(value: &Value) -> Option<String> {
+    match value {
+        Value::Tagged(t) if t.tag == "GetAtt" => match &t.value {
+            Value::String(s) => s.split('.').next().map(str::to_string),
+            Value::Sequence(parts) => parts.first()?.as_str().map(str::to_string),
+            _ => None,
+        },
+        Value::Mapping(m) => match single_key(m, "Fn::GetAtt")? {
+            Value::Sequence(parts) => parts.first()?.as_str().map(str::to_string),
+            Value::String(s) => s.split('.').next().map(str::to_string),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// A number, or `!Ref` a parameter with a numeric default.
+fn number(value: &Value, defaults: &BTreeMap<String, String>) -> Option<u64> {
+    match env_value(value) {
+        EnvValue::Literal(text) => text.parse().ok(),
+        EnvValue::Ref(param) => defaults.get(&param)?.parse().ok(),
+        EnvValue::Other(_) => None,
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScalarType {
@@ -29,7 +175,8 @@ pub enum KeyType {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableDef {
     pub logical_id: String,
-    /// The WebhookFunction environment variable whose value is `!Ref <logical_id>`.
+    /// The function environment variable whose value is `!Ref <logical_id>`
+    /// (the WebhookFunction's first, then any other function's).
     pub env_var: Option<String>,
     pub attributes: Vec<(String, ScalarType)>,
     pub key_schema: Vec<(String, KeyType)>,
@@ -60,7 +207,15 @@ pub fn workspace_root() -> PathBuf {
 /// Every DynamoDB table in the template, in template order.
 pub fn tables(template_path: &Path) -> Result<Vec<TableDef>> {
     let doc = load(template_path)?;
-    let env = function_env_in(&doc, WEBHOOK_FUNCTION).unwrap_or_default();
+    // The webhook's variables first, then every other function's: a table
+    // only a scheduled function uses (the Google sync state) is named by
+    // that function's variable.
+    let mut env = function_env_in(&doc, WEBHOOK_FUNCTION).unwrap_or_default();
+    for (id, resource) in resources(&doc)? {
+        if id != WEBHOOK_FUNCTION && str_at(resource, "Type") == Some("AWS::Serverless::Function") {
+            env.extend(function_env_in(&doc, &id).unwrap_or_default());
+        }
+    }
     let mut out = Vec::new();
     for (id, resource) in resources(&doc)? {
         if str_at(resource, "Type") != Some("AWS::DynamoDB::Table") {
@@ -295,8 +450,38 @@ mod tests {
                 "WorkflowsTable",
                 "EventsTable",
                 "PersonsTable",
-                "PhoneIndexTable"
+                "PhoneIndexTable",
+                "PacingTable",
+                "GoogleSyncTable"
             ]
+        );
+    }
+
+    #[test]
+    fn the_sync_queue_its_dead_letter_queue_and_its_worker() {
+        let queues = queues(&template_path()).unwrap();
+        let sync = queues.iter().find(|q| q.logical_id == "SyncQueue").unwrap();
+        assert_eq!(sync.env_var.as_deref(), Some("SYNC_QUEUE_URL"));
+        assert_eq!(
+            sync.redrive,
+            Some(("SyncDeadLetterQueue".to_string(), 5)),
+            "maxReceiveCount from the SyncMaxReceiveCount default"
+        );
+        let (timeout, _) = function_limits(&template_path(), SYNC_WORKER_FUNCTION).unwrap();
+        assert!(
+            sync.visibility_timeout > timeout,
+            "{sync:?} vs Timeout {timeout:?}"
+        );
+        assert!(queues.iter().any(|q| q.logical_id == "SyncDeadLetterQueue"));
+        let source = sqs_event_source(&template_path(), SYNC_WORKER_FUNCTION)
+            .unwrap()
+            .unwrap();
+        assert_eq!(source.queue_logical_id, "SyncQueue");
+        assert_eq!(source.function_response_types, ["ReportBatchItemFailures"]);
+        assert_eq!(source.maximum_concurrency, Some(5));
+        assert_eq!(
+            sqs_event_source(&template_path(), WEBHOOK_FUNCTION).unwrap(),
+            None
         );
     }
 
@@ -348,6 +533,8 @@ mod tests {
             "EVENTS_TABLE",
             "PERSONS_TABLE",
             "PHONE_INDEX_TABLE",
+            "PACING_TABLE",
+            "GOOGLE_SYNC_TABLE",
         ]
         .map(|s| Some(s.to_string()));
         assert_eq!(vars, expected);
@@ -391,6 +578,7 @@ mod tests {
             [
                 "WORKFLOWS_TABLE",
                 "PHONE_INDEX_TABLE",
+                "PACING_TABLE",
                 "KVCORE_BASE_URL",
                 "RUST_LOG"
             ]
@@ -431,8 +619,8 @@ mod tests {
         let t = &tables(&path).unwrap()[0];
         assert_eq!(
             t.env_var.as_deref(),
-            None,
-            "only WebhookFunction's env maps tables"
+            Some("T_TABLE"),
+            "any function's env names a table (a scheduled function's own table too)"
         );
         assert_eq!(t.attributes, [("k".to_string(), ScalarType::N)]);
         assert_eq!(t.ttl_attribute, None);

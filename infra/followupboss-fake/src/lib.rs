@@ -1,16 +1,39 @@
-//! A stateful fake of the Follow Up Boss API subset kvsync reads:
+//! A stateful fake of the Follow Up Boss API subset kvsync uses:
 //! `GET /v1/people/{id}` with HTTP Basic auth (the API key as user name,
-//! empty password), 404 for people it no longer has, and scripted 429/5xx.
+//! empty password), 404 for people it no longer has, and scripted 429/5xx;
+//! `GET /v1/identity` (whose key it is); and the webhooks API
+//! `kvsync followupboss subscribe|unsubscribe|list` drives.
+//!
+//! Webhooks as Follow Up Boss documents them
+//! (https://docs.followupboss.com/reference/webhooks-guide and
+//! https://docs.followupboss.com/reference/identification), strictly:
+//! - every webhooks request needs the API key (Basic; 401 otherwise) and a
+//!   registered system's `X-System` and `X-System-Key` headers (401 without
+//!   them or with a key that is not the system's; register systems with
+//!   [`FakeFollowUpBoss::register_system`]);
+//! - `POST /v1/webhooks` takes `{"event", "url"}`: the event one of the
+//!   documented webhook events, the url HTTPS; at most two webhooks per
+//!   event and system (a third is 400); answers 201 with the webhook
+//!   `{"id", "event", "url", "status": "Active", "system"}`;
+//! - `GET /v1/webhooks` lists the calling system's webhooks,
+//!   `{"_metadata": {"collection", "offset", "limit", "total"}, "webhooks"}`,
+//!   with `limit`/`offset`;
+//! - `DELETE /v1/webhooks/{id}` answers 204, or 404 when the system has no
+//!   such webhook.
+//!
+//! Errors are `{"errorMessage": "..."}` as Follow Up Boss answers them.
+//! Which status a bad system key gets is not documented; the fake answers
+//! 401 like a bad API key.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{delete, get};
 use base64::Engine;
 use serde_json::{Value, json};
 
@@ -21,11 +44,44 @@ pub enum Fault {
     RateLimited { retry_after_secs: u64 },
 }
 
+/// The people webhook events Follow Up Boss documents (webhooks guide,
+/// "Supported webhook events", People). The guide lists more families
+/// (notes, tasks, deals, ...) that kvsync never registers; the fake does
+/// not model them and refuses them as unknown.
+pub const WEBHOOK_EVENTS: [&str; 8] = [
+    "peopleCreated",
+    "peopleUpdated",
+    "peopleDeleted",
+    "peopleTagsCreated",
+    "peopleStageUpdated",
+    "peopleRelationshipCreated",
+    "peopleRelationshipUpdated",
+    "peopleRelationshipDeleted",
+];
+
+/// Webhooks allowed per event and system (webhooks guide).
+pub const MAX_WEBHOOKS_PER_EVENT: usize = 2;
+
+/// A webhook as the fake holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeWebhook {
+    pub id: u64,
+    pub system: String,
+    pub event: String,
+    pub url: String,
+}
+
 #[derive(Default)]
 struct Inner {
     people: BTreeMap<String, Value>,
     requests: Vec<String>,
     faults: VecDeque<Fault>,
+    /// Registered systems: name → key.
+    systems: BTreeMap<String, String>,
+    webhooks: Vec<FakeWebhook>,
+    next_webhook_id: u64,
+    /// Webhooks requests, `"METHOD /path"`, in order.
+    webhook_requests: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -46,6 +102,9 @@ impl FakeFollowUpBoss {
         };
         let app = Router::new()
             .route("/v1/people/{id}", get(person))
+            .route("/v1/identity", get(identity))
+            .route("/v1/webhooks", get(list_webhooks).post(create_webhook))
+            .route("/v1/webhooks/{id}", delete(delete_webhook))
             .fallback(|| async {
                 (
                     StatusCode::NOT_FOUND,
@@ -94,6 +153,195 @@ impl FakeFollowUpBoss {
     pub fn push_fault(&self, fault: Fault) {
         self.inner().faults.push_back(fault);
     }
+
+    /// Registers a system (Follow Up Boss's system registration): its
+    /// `X-System` name and `X-System-Key` key.
+    pub fn register_system(&self, name: &str, key: &str) {
+        self.inner()
+            .systems
+            .insert(name.to_string(), key.to_string());
+    }
+
+    /// Every webhook registered, by any system, in id order.
+    pub fn webhooks(&self) -> Vec<FakeWebhook> {
+        self.inner().webhooks.clone()
+    }
+
+    /// Webhooks requests so far, `"METHOD /v1/webhooks[/id]"`, in order
+    /// (authorized or not).
+    pub fn webhook_requests(&self) -> Vec<String> {
+        self.inner().webhook_requests.clone()
+    }
+
+    fn authorized(&self, headers: &HeaderMap) -> bool {
+        let expected =
+            base64::engine::general_purpose::STANDARD.encode(format!("{}:", self.api_key));
+        headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Basic "))
+            .is_some_and(|given| given == expected)
+    }
+
+    /// The calling system, or the error answer: the API key first, then
+    /// the registered system's name and key.
+    fn system_of(&self, headers: &HeaderMap) -> Result<String, (StatusCode, &'static str)> {
+        if !self.authorized(headers) {
+            return Err((StatusCode::UNAUTHORIZED, "Invalid API key"));
+        }
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let (Some(name), Some(key)) = (header("x-system"), header("x-system-key")) else {
+            return Err((
+                StatusCode::UNAUTHORIZED,
+                "X-System and X-System-Key headers are required",
+            ));
+        };
+        match self.inner().systems.get(name) {
+            Some(registered) if registered == key => Ok(name.to_string()),
+            _ => Err((StatusCode::UNAUTHORIZED, "Invalid X-System-Key")),
+        }
+    }
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    (status, axum::Json(json!({"errorMessage": message}))).into_response()
+}
+
+fn webhook_json(webhook: &FakeWebhook) -> Value {
+    json!({
+        "id": webhook.id,
+        "event": webhook.event,
+        "url": webhook.url,
+        "status": "Active",
+        "system": webhook.system,
+    })
+}
+
+async fn identity(State(fake): State<FakeFollowUpBoss>, headers: HeaderMap) -> Response {
+    if !fake.authorized(&headers) {
+        return error(StatusCode::UNAUTHORIZED, "Invalid API key");
+    }
+    (
+        StatusCode::OK,
+        axum::Json(json!({
+            "account": {"id": 1, "domain": "fake", "owner": {"id": 1, "name": "Owner"}},
+            "user": {"id": 1, "name": "Owner", "role": "Broker"},
+        })),
+    )
+        .into_response()
+}
+
+async fn list_webhooks(
+    State(fake): State<FakeFollowUpBoss>,
+    Query(query): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    fake.inner()
+        .webhook_requests
+        .push("GET /v1/webhooks".to_string());
+    let system = match fake.system_of(&headers) {
+        Ok(system) => system,
+        Err((status, message)) => return error(status, message),
+    };
+    let number = |name: &str, default: usize| {
+        query
+            .get(name)
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(default)
+    };
+    let (limit, offset) = (number("limit", 10).clamp(1, 100), number("offset", 0));
+    let inner = fake.inner();
+    let mine: Vec<&FakeWebhook> = inner
+        .webhooks
+        .iter()
+        .filter(|w| w.system == system)
+        .collect();
+    let page: Vec<Value> = mine
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(|w| webhook_json(w))
+        .collect();
+    (
+        StatusCode::OK,
+        axum::Json(json!({
+            "_metadata": {"collection": "webhooks", "offset": offset, "limit": limit, "total": mine.len()},
+            "webhooks": page,
+        })),
+    )
+        .into_response()
+}
+
+async fn create_webhook(
+    State(fake): State<FakeFollowUpBoss>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    fake.inner()
+        .webhook_requests
+        .push("POST /v1/webhooks".to_string());
+    let system = match fake.system_of(&headers) {
+        Ok(system) => system,
+        Err((status, message)) => return error(status, message),
+    };
+    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
+        return error(StatusCode::BAD_REQUEST, "Invalid JSON body");
+    };
+    let (Some(event), Some(url)) = (body["event"].as_str(), body["url"].as_str()) else {
+        return error(StatusCode::BAD_REQUEST, "event and url are required");
+    };
+    if !WEBHOOK_EVENTS.contains(&event) {
+        return error(StatusCode::BAD_REQUEST, &format!("Invalid event: {event}"));
+    }
+    if !url.starts_with("https://") || url.len() <= "https://".len() {
+        return error(StatusCode::BAD_REQUEST, "The webhook url must use HTTPS");
+    }
+    let mut inner = fake.inner();
+    let registered = inner
+        .webhooks
+        .iter()
+        .filter(|w| w.system == system && w.event == event)
+        .count();
+    if registered >= MAX_WEBHOOKS_PER_EVENT {
+        return error(
+            StatusCode::BAD_REQUEST,
+            &format!(
+                "A system may register at most {MAX_WEBHOOKS_PER_EVENT} webhooks per event; {event} has {registered}"
+            ),
+        );
+    }
+    inner.next_webhook_id += 1;
+    let webhook = FakeWebhook {
+        id: inner.next_webhook_id,
+        system,
+        event: event.to_string(),
+        url: url.to_string(),
+    };
+    inner.webhooks.push(webhook.clone());
+    (StatusCode::CREATED, axum::Json(webhook_json(&webhook))).into_response()
+}
+
+async fn delete_webhook(
+    State(fake): State<FakeFollowUpBoss>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    fake.inner()
+        .webhook_requests
+        .push(format!("DELETE /v1/webhooks/{id}"));
+    let system = match fake.system_of(&headers) {
+        Ok(system) => system,
+        Err((status, message)) => return error(status, message),
+    };
+    let mut inner = fake.inner();
+    let before = inner.webhooks.len();
+    inner
+        .webhooks
+        .retain(|w| !(w.system == system && w.id.to_string() == id));
+    if inner.webhooks.len() == before {
+        return error(StatusCode::NOT_FOUND, "Webhook not found");
+    }
+    StatusCode::NO_CONTENT.into_response()
 }
 
 async fn person(
@@ -121,13 +369,7 @@ async fn person(
         }
         None => {}
     }
-    let expected = base64::engine::general_purpose::STANDARD.encode(format!("{}:", fake.api_key));
-    let authorized = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic "))
-        .is_some_and(|given| given == expected);
-    if !authorized {
+    if !fake.authorized(&headers) {
         return (
             StatusCode::UNAUTHORIZED,
             axum::Json(json!({"errorMessage": "Invalid API key"})),
@@ -189,5 +431,115 @@ mod tests {
         assert_eq!(limited.status(), 429);
         assert_eq!(limited.headers()["retry-after"], "2");
         assert_eq!(fake.requests(), ["7", "7", "7", "7"]);
+    }
+
+    async fn post(fake: &FakeFollowUpBoss, system: (&str, &str), body: Value) -> (u16, Value) {
+        let response = reqwest::Client::new()
+            .post(format!("{}/webhooks", fake.base_url()))
+            .basic_auth("key-1", Some(""))
+            .header("X-System", system.0)
+            .header("X-System-Key", system.1)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    #[tokio::test]
+    async fn webhooks_need_a_registered_system_https_and_two_per_event_at_most() {
+        let fake = FakeFollowUpBoss::start("key-1").await.unwrap();
+        fake.register_system("kvsync", "sys-key");
+        fake.register_system("other", "other-key");
+        let url = "https://example.com/webhooks/wf";
+        let people = json!({"event": "peopleCreated", "url": url});
+
+        // Without the system headers, or with a wrong key: refused.
+        let bare = reqwest::Client::new()
+            .post(format!("{}/webhooks", fake.base_url()))
+            .basic_auth("key-1", Some(""))
+            .json(&people)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(bare.status(), 401);
+        assert_eq!(
+            post(&fake, ("kvsync", "wrong"), people.clone()).await.0,
+            401
+        );
+        // http, an unknown event, a missing url: 400.
+        let http = json!({"event": "peopleCreated", "url": "http://example.com/x"});
+        assert_eq!(post(&fake, ("kvsync", "sys-key"), http).await.0, 400);
+        let unknown = json!({"event": "peopleMoved", "url": url});
+        assert_eq!(post(&fake, ("kvsync", "sys-key"), unknown).await.0, 400);
+        assert_eq!(
+            post(
+                &fake,
+                ("kvsync", "sys-key"),
+                json!({"event": "peopleCreated"})
+            )
+            .await
+            .0,
+            400
+        );
+        assert!(fake.webhooks().is_empty());
+
+        let (status, created) = post(&fake, ("kvsync", "sys-key"), people.clone()).await;
+        assert_eq!(status, 201);
+        assert_eq!(created["event"], "peopleCreated");
+        assert_eq!(created["url"], url);
+        assert_eq!(created["status"], "Active");
+        assert_eq!(
+            post(&fake, ("kvsync", "sys-key"), people.clone()).await.0,
+            201
+        );
+        let (status, third) = post(&fake, ("kvsync", "sys-key"), people.clone()).await;
+        assert_eq!(status, 400, "{third}");
+        assert!(
+            third["errorMessage"]
+                .as_str()
+                .unwrap()
+                .contains("at most 2")
+        );
+        // The limit is per system: another system may still register.
+        assert_eq!(post(&fake, ("other", "other-key"), people).await.0, 201);
+
+        // Each system lists its own.
+        let list = reqwest::Client::new()
+            .get(format!("{}/webhooks?limit=1&offset=1", fake.base_url()))
+            .basic_auth("key-1", Some(""))
+            .header("X-System", "kvsync")
+            .header("X-System-Key", "sys-key")
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap();
+        assert_eq!(list["_metadata"]["total"], 2);
+        assert_eq!(list["webhooks"].as_array().unwrap().len(), 1);
+        assert_eq!(list["webhooks"][0]["id"], 2);
+
+        // Delete: 204, then 404; another system's webhook is not its to delete.
+        let delete = |id: u64, system: (&'static str, &'static str)| {
+            let url = format!("{}/webhooks/{id}", fake.base_url());
+            async move {
+                reqwest::Client::new()
+                    .delete(url)
+                    .basic_auth("key-1", Some(""))
+                    .header("X-System", system.0)
+                    .header("X-System-Key", system.1)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            }
+        };
+        assert_eq!(delete(1, ("kvsync", "sys-key")).await, 204);
+        assert_eq!(delete(1, ("kvsync", "sys-key")).await, 404);
+        assert_eq!(delete(3, ("kvsync", "sys-key")).await, 404);
+        assert_eq!(fake.webhooks().len(), 2);
     }
 }

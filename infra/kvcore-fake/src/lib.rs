@@ -162,6 +162,8 @@ pub(crate) struct State {
     config: FakeConfig,
     contacts: Contacts,
     requests: Vec<RecordedRequest>,
+    /// When each of `requests` arrived (same order), for rate checks.
+    request_times: Vec<std::time::Instant>,
     faults: VecDeque<Fault>,
     persistent_fault: Option<Fault>,
 }
@@ -172,6 +174,7 @@ impl State {
             contacts: Contacts::new(config.first_id),
             config,
             requests: Vec::new(),
+            request_times: Vec::new(),
             faults: VecDeque::new(),
             persistent_fault: None,
         }
@@ -192,6 +195,7 @@ impl State {
     fn reset(&mut self) {
         self.contacts.clear();
         self.requests.clear();
+        self.request_times.clear();
         self.clear_faults();
     }
 }
@@ -331,7 +335,15 @@ impl FakeKvcore {
     }
 
     pub fn clear_requests(&self) {
-        self.state().requests.clear();
+        let mut state = self.state();
+        state.requests.clear();
+        state.request_times.clear();
+    }
+
+    /// When each API request arrived, in the order of [`FakeKvcore::requests`]
+    /// (before any latency or fault): what a rate limit would count.
+    pub fn request_times(&self) -> Vec<std::time::Instant> {
+        self.state().request_times.clone()
     }
 
     /// Sets the list's lag ([`FakeConfig::search_lag`]).

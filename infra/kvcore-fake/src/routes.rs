@@ -102,6 +102,7 @@ async fn api(
         (!body.is_empty()).then(|| serde_json::from_slice::<Value>(&body));
     let (fault, latency) = {
         let mut state = lock(&state);
+        state.request_times.push(std::time::Instant::now());
         state.requests.push(RecordedRequest {
             method: method.to_string(),
             path: uri.path().to_string(),

@@ -4,6 +4,7 @@
 
 mod contact;
 mod pacing;
+pub mod token;
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
@@ -317,6 +318,12 @@ impl Session<'_> {
             .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
         tracing::debug!(%method, %path, status = status.as_u16(), ms = took.as_millis() as u64, "kvCORE request");
 
+        if status == StatusCode::TOO_MANY_REQUESTS
+            && let Some(pacer) = self.pacer
+        {
+            // Slow every worker on this token down, not only this retry.
+            pacer.hold_off(retry_after).await;
+        }
         if status.is_success() {
             return serde_json::from_slice(&bytes)
                 .map_err(|e| KvcoreError::BadResponse(format!("{method} {path}: {e}")));

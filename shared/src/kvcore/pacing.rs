@@ -1,8 +1,12 @@
 //! Pacing of kvCORE requests per token (SPEC section 3, `kvcore_max_rps`):
 //! kvCORE publishes no rate limit (SPEC section 7), so the bulk flows (a
 //! phone index build, the queue worker) keep under a configured rate
-//! rather than find the limit through 429s. A GCRA token bucket from
-//! `governor`, burst 1: requests are spaced at least 1/rate apart.
+//! rather than find the limit through 429s. A GCRA token bucket, burst 1:
+//! requests are spaced at least 1/rate apart. `Pacer::per_second` keeps the
+//! bucket in this process (`governor`); `Pacer::shared` keeps it in
+//! DynamoDB (`store::PacingStore`), so every concurrent worker and
+//! scheduled function on one token keeps to the rate together (SPEC
+//! section 11), and a 429 slows all of them down.
 
 use std::time::Duration;
 
@@ -13,6 +17,7 @@ use governor::{Quota, RateLimiter};
 use tokio::time::Instant;
 
 use super::KvcoreError;
+use crate::store::{PacingStore, Reservation};
 
 /// Tokio's clock as governor's: waits then follow tokio's time, which a
 /// test can pause and advance.
@@ -33,9 +38,23 @@ type Limiter = RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<s
 /// among every session of that token (it is `Sync`).
 #[derive(Debug)]
 pub struct Pacer {
-    limiter: Limiter,
+    bucket: Bucket,
     rate: f64,
 }
+
+#[derive(Debug)]
+enum Bucket {
+    Local(Limiter),
+    Shared {
+        store: PacingStore,
+        /// The token's bucket: its secret's id (never the token).
+        key: String,
+        interval_ms: i64,
+    },
+}
+
+/// Without `Retry-After`, a 429 holds the token back this long.
+const HOLD_OFF_WITHOUT_RETRY_AFTER: Duration = Duration::from_secs(1);
 
 impl Pacer {
     /// `requests_per_second` must be positive and finite (settings
@@ -53,8 +72,38 @@ impl Pacer {
             Quota::per_second(std::num::NonZeroU32::MIN)
         });
         Pacer {
-            limiter: RateLimiter::direct_with_clock(quota, TokioClock),
+            bucket: Bucket::Local(RateLimiter::direct_with_clock(quota, TokioClock)),
             rate,
+        }
+    }
+
+    /// A pacer whose bucket is shared through DynamoDB by every process
+    /// that paces the same `key` (the kvCORE token secret's id): together
+    /// they send at most `requests_per_second` (whole milliseconds apart,
+    /// rounded up), plus one burst. Impossible rates read as the default.
+    pub fn shared(store: PacingStore, key: &str, requests_per_second: f64) -> Pacer {
+        let rate = Pacer::per_second(requests_per_second).rate;
+        Pacer {
+            bucket: Bucket::Shared {
+                store,
+                key: key.to_string(),
+                interval_ms: (1000.0 / rate).ceil().max(1.0) as i64,
+            },
+            rate,
+        }
+    }
+
+    /// kvCORE answered 429: hold every request of the token back for
+    /// `retry_after` (1 s when kvCORE sent none). Only a shared bucket
+    /// holds others back; a local one paces its own retries through the
+    /// retry's own pause.
+    pub async fn hold_off(&self, retry_after: Option<Duration>) {
+        if let Bucket::Shared { store, key, .. } = &self.bucket {
+            let pause = retry_after.unwrap_or(HOLD_OFF_WITHOUT_RETRY_AFTER);
+            let until = wall_ms() + pause.as_millis() as i64;
+            if let Err(error) = store.hold_off(key, until).await {
+                tracing::warn!(%error, "the shared pacing table did not take a 429's pause");
+            }
         }
     }
 
@@ -66,8 +115,16 @@ impl Pacer {
     /// Waits for this request's turn. `Timeout` when the turn comes after
     /// `deadline`: the caller's time is up before kvCORE may be asked.
     pub async fn wait(&self, deadline: Instant) -> Result<(), KvcoreError> {
+        let limiter = match &self.bucket {
+            Bucket::Local(limiter) => limiter,
+            Bucket::Shared {
+                store,
+                key,
+                interval_ms,
+            } => return wait_shared(store, key, *interval_ms, deadline).await,
+        };
         loop {
-            let wait = match self.limiter.check() {
+            let wait = match limiter.check() {
                 Ok(()) => return Ok(()),
                 Err(not_until) => not_until.wait_time_from(TokioClock.now()),
             };
@@ -77,6 +134,55 @@ impl Pacer {
             tokio::time::sleep(wait).await;
         }
     }
+}
+
+/// Reserves a turn with the shared bucket and waits for it. A turn that
+/// is already more than one interval past when the reservation's answer
+/// comes (DynamoDB was slow) or when the wait ends (the process was not
+/// scheduled) is given up and another reserved: sending late would bunch
+/// requests together, and together the workers would exceed the rate.
+/// So every request leaves within one interval of its turn, and any
+/// second holds at most `rate + 2` of them.
+async fn wait_shared(
+    store: &PacingStore,
+    key: &str,
+    interval_ms: i64,
+    deadline: Instant,
+) -> Result<(), KvcoreError> {
+    loop {
+        let now = wall_ms();
+        let latest = now
+            + deadline
+                .saturating_duration_since(Instant::now())
+                .as_millis() as i64;
+        let slot = match store.reserve(key, interval_ms, now, latest).await {
+            Ok(Reservation::At(slot)) => slot,
+            Ok(Reservation::TooLate) => return Err(KvcoreError::Timeout),
+            // Transient: the request is retried like kvCORE's own failures.
+            Err(error) => {
+                return Err(KvcoreError::Network(format!(
+                    "the shared pacing table: {error}"
+                )));
+            }
+        };
+        let wait = slot - wall_ms();
+        if wait > 0 {
+            tokio::time::sleep(Duration::from_millis(wait as u64)).await;
+        }
+        if wall_ms() <= slot + interval_ms {
+            return Ok(());
+        }
+        tracing::debug!(
+            late_ms = wall_ms() - slot,
+            "a pacing turn came late; taking another"
+        );
+    }
+}
+
+fn wall_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 #[cfg(test)]

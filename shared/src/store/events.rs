@@ -17,14 +17,18 @@ use crate::outcome::EventAnswer;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventStatus {
     InProgress,
+    /// Queued delivery (SPEC section 11): its persons are on the sync
+    /// queue; it completes (or fails) when the last of them is recorded.
+    Queued,
     Completed,
     Failed,
 }
 
 impl EventStatus {
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             EventStatus::InProgress => "in_progress",
+            EventStatus::Queued => "queued",
             EventStatus::Completed => "completed",
             EventStatus::Failed => "failed",
         }
@@ -33,6 +37,7 @@ impl EventStatus {
     fn from_name(name: &str) -> Option<EventStatus> {
         [
             EventStatus::InProgress,
+            EventStatus::Queued,
             EventStatus::Completed,
             EventStatus::Failed,
         ]
@@ -50,6 +55,8 @@ pub enum Claim {
     Completed(EventAnswer),
     /// Another invocation is processing it right now.
     InProgress,
+    /// Its persons are on the sync queue (SPEC section 11): this many.
+    Queued { total: u64 },
 }
 
 /// An event as recorded.
@@ -66,6 +73,8 @@ pub struct EventRecord {
     pub error_message: Option<String>,
     /// The raw body, kept until the event completes (for replay).
     pub payload: Option<String>,
+    /// A queued event's persons (SPEC section 11); `None` for a sync one.
+    pub queued: Option<super::QueuedCounts>,
 }
 
 /// The claim: the event turns `in_progress` with a lease, keeping its
@@ -234,6 +243,26 @@ impl Ledger {
             Some(item) => Some(record(item)?),
             None => self.event(workflow_id, event_id).await?,
         };
+        if let Some(EventRecord {
+            queued: Some(counts),
+            status,
+            answer,
+            ..
+        }) = &existing
+        {
+            return match status {
+                EventStatus::Queued => Ok(Claim::Queued {
+                    total: counts.total,
+                }),
+                EventStatus::Completed => match answer {
+                    Some(answer) => Ok(Claim::Completed(answer.clone())),
+                    None => Ok(Claim::Completed(
+                        self.queued_answer(workflow_id, event_id).await?,
+                    )),
+                },
+                _ => Ok(Claim::InProgress),
+            };
+        }
         match existing {
             Some(EventRecord {
                 answer: Some(answer),
@@ -328,7 +357,17 @@ impl Ledger {
             .send()
             .await
             .map_err(unavailable)?;
-        output.item.as_ref().map(record).transpose()
+        let Some(mut event) = output.item.as_ref().map(record).transpose()? else {
+            return Ok(None);
+        };
+        // A queued event's results live in its persons' items.
+        if event.queued.is_some()
+            && event.status == EventStatus::Completed
+            && event.answer.is_none()
+        {
+            event.answer = Some(self.queued_answer(workflow_id, event_id).await?);
+        }
+        Ok(Some(event))
     }
 
     /// Every recorded event of a workflow, newest first.
@@ -358,12 +397,12 @@ impl Ledger {
         Ok(records)
     }
 
-    fn expires_at(&self, now_ms: i64) -> i64 {
+    pub(super) fn expires_at(&self, now_ms: i64) -> i64 {
         now_ms / 1000 + self.retention_days * 86_400
     }
 }
 
-fn record(item: &Item) -> Result<EventRecord, StoreError> {
+pub(super) fn record(item: &Item) -> Result<EventRecord, StoreError> {
     let text = |name: &str| get_s(item, name).map(String::from);
     let status = get_s(item, "status")
         .and_then(EventStatus::from_name)
@@ -386,5 +425,10 @@ fn record(item: &Item) -> Result<EventRecord, StoreError> {
         error_code: text("error_code"),
         error_message: text("error_message"),
         payload: text("payload"),
+        queued: get_n(item, "persons_total").map(|total| super::QueuedCounts {
+            total: total.max(0) as u64,
+            done: get_n(item, "persons_done").unwrap_or(0).max(0) as u64,
+            failed: get_n(item, "persons_failed").unwrap_or(0).max(0) as u64,
+        }),
     })
 }

@@ -6,8 +6,11 @@
 //! mappings never disagree.
 
 mod events;
+mod google_sync;
+mod pacing;
 mod persons;
 mod phone_index;
+mod queued;
 mod usage;
 mod workflows;
 
@@ -18,8 +21,13 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 
 pub use events::{Claim, EventClaim, EventRecord, EventStatus, LockRequest};
+pub use google_sync::{GoogleSyncState, GoogleSyncStore, ListingCursor, ListingKind, SyncPersons};
+pub use pacing::{PacingStore, Reservation, gcra_reserve};
 pub use persons::{PersonLock, PersonState, PersonWrite, person_keys};
 pub use phone_index::{BuildCursor, IndexMeta, IndexedContact, MetaUpdate, PhoneIndexStore};
+pub use queued::{
+    PERSONS_FAILED, PersonEnding, PersonStatus, QueuedCounts, QueuedPerson, Recorded,
+};
 pub use usage::{MonthlyUsage, month_of};
 pub use workflows::{AllWorkflows, WorkflowError, Workflows};
 

@@ -23,6 +23,8 @@ async fn fub_world() -> (World, FakeFollowUpBoss) {
             json!({
                 "source": {"S": "followupboss"},
                 "source_api_secret": {"S": key_secret},
+                // The synchronous path (queued delivery, FUB's default: queued.rs).
+                "delivery": {"S": "sync"},
                 "agent_ids": {"NS": ["7"]},
                 "agent_map": {"M": {"12": {"N": "7"}, "13": {"N": "8"}}},
             }),

@@ -6,19 +6,29 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use kvsync_devstack::template::{
-    self, EnvValue, KVCORE_INDEXER_FUNCTION, KeyType, WEBHOOK_FUNCTION,
+    self, EnvValue, GOOGLE_POLLER_FUNCTION, KVCORE_INDEXER_FUNCTION, KeyType, SYNC_WORKER_FUNCTION,
+    WEBHOOK_FUNCTION,
 };
 use kvsync_devstack::{LocalStack, StackOptions};
 
 /// Where the webhook function's code lives (the CLI shares `shared/src`).
-const FUNCTION_SOURCES: [&str; 2] = ["shared/src", "functions"];
+const FUNCTION_SOURCES: [&str; 2] = ["shared/src", "functions/webhook"];
+/// Every function's code: where alarms look for the literals they watch.
+const ALL_SOURCES: [&str; 2] = ["shared/src", "functions"];
 /// The kvcore-indexer builds its own clients (it reads no `Services`), so
-/// what it reads is in its own crate.
-const INDEXER_SOURCES: [&str; 1] = ["functions/kvcore-indexer"];
+/// what it reads is in its own crate, and its logs are set up by the
+/// shared `logging` module (`RUST_LOG`).
+const INDEXER_SOURCES: [&str; 2] = ["functions/kvcore-indexer", "shared/src/logging.rs"];
+/// The google-poller builds its own clients too (SPEC section 10).
+const GOOGLE_POLLER_SOURCES: [&str; 2] = ["functions/google-poller", "shared/src/logging.rs"];
+/// The sync-worker reads `Services` (shared) and its receive limit.
+const SYNC_WORKER_SOURCES: [&str; 2] = ["shared/src", "functions/sync-worker"];
 /// Every function of the template, with the code that reads its environment.
-const FUNCTIONS: [(&str, &[&str]); 2] = [
+const FUNCTIONS: [(&str, &[&str]); 4] = [
     (WEBHOOK_FUNCTION, &FUNCTION_SOURCES),
+    (SYNC_WORKER_FUNCTION, &SYNC_WORKER_SOURCES),
     (KVCORE_INDEXER_FUNCTION, &INDEXER_SOURCES),
+    (GOOGLE_POLLER_FUNCTION, &GOOGLE_POLLER_SOURCES),
 ];
 
 /// Every environment variable read by name in the `.rs` files under `dirs`
@@ -50,11 +60,12 @@ fn scan(path: &Path, found: &mut BTreeSet<String>) {
 }
 
 /// The variables one source file reads at run time: `std::env::var("X")`,
-/// `env::var_os("X")`, a local `env("X")` helper, and `RUST_LOG`, which
-/// tracing's `EnvFilter` reads when told to use the default variable.
+/// `env::var_os("X")`, a local `env("X")` helper, clap's `env = "X"`
+/// argument attribute (the CLI), and `RUST_LOG`, which tracing's
+/// `EnvFilter` reads when told to use the default variable.
 fn reads_in(text: &str) -> BTreeSet<String> {
     let mut found = BTreeSet::new();
-    for marker in ["env::var(\"", "env::var_os(\"", "env(\"", "from_env(\""] {
+    for marker in ["env::var(\"", "env::var_os(\"", "env(\"", "from_env(\"", "env = \""] {
         for piece in text.split(marker).skip(1) {
             if let Some(name) = piece.split('"').next().filter(|n| is_variable(n)) {
                 found.insert(name.to_string());
@@ -122,9 +133,14 @@ fn every_variable_the_function_reads_is_set_by_the_template() {
         );
     }
     let set: BTreeSet<String> = template_env().into_iter().map(|(name, _)| name).collect();
+    // `Services` reads these when set; the webhook is not given them: its
+    // sync path is unpaced and only the operator's CLI drains the
+    // dead-letter queue (docs/reliability.md, docs/operations.md).
+    let not_the_webhooks = ["PACING_TABLE", "SYNC_DLQ_URL"];
     let missing: Vec<&String> = read
         .iter()
         .filter(|v| !provided_by_lambda(v) && !set.contains(*v))
+        .filter(|v| !not_the_webhooks.contains(&v.as_str()))
         .collect();
     assert!(
         missing.is_empty(),
@@ -166,6 +182,101 @@ fn the_indexer_reads_exactly_the_variables_the_template_sets_for_it() {
 }
 
 #[test]
+fn the_google_poller_reads_exactly_the_variables_the_template_sets_for_it() {
+    let read: BTreeSet<String> = variables_read(&GOOGLE_POLLER_SOURCES)
+        .into_iter()
+        .filter(|v| !provided_by_lambda(v))
+        .collect();
+    for expected in [
+        "GOOGLE_SYNC_TABLE",
+        "GOOGLE_PEOPLE_BASE_URL",
+        "GOOGLE_OAUTH_TOKEN_URL",
+        "EVENTS_TABLE",
+        "RUST_LOG",
+    ] {
+        assert!(
+            read.contains(expected),
+            "the scan finds {expected}: {read:?}"
+        );
+    }
+    let set: BTreeSet<String> = function_template_env(GOOGLE_POLLER_FUNCTION)
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    assert_eq!(
+        read, set,
+        "what {GOOGLE_POLLER_FUNCTION} reads and what template.yaml sets for it"
+    );
+}
+
+/// The sync-worker (SPEC section 11): fed by the sync queue with partial
+/// batch responses and a maximum concurrency; the queue's visibility
+/// timeout above the worker's timeout, its dead-letter queue after the same
+/// receive limit the worker is told; the webhook sends to it, the worker's
+/// variables are all set.
+#[test]
+fn the_sync_worker_its_queue_and_its_dead_letter_queue_agree() {
+    let path = template::template_path();
+    let source = template::sqs_event_source(&path, SYNC_WORKER_FUNCTION)
+        .unwrap()
+        .expect("an SQS event source");
+    assert_eq!(source.function_response_types, ["ReportBatchItemFailures"]);
+    assert!(source.maximum_concurrency.is_some_and(|c| c >= 2));
+    assert!(source.batch_size.is_some_and(|b| b <= 10));
+    let queues = template::queues(&path).unwrap();
+    let queue = queues
+        .iter()
+        .find(|q| q.logical_id == source.queue_logical_id)
+        .expect("the worker's queue is the template's");
+    let (timeout, _) = template::function_limits(&path, SYNC_WORKER_FUNCTION).unwrap();
+    assert!(
+        queue.visibility_timeout > timeout,
+        "visibility timeout {:?} above the worker's Timeout {timeout:?}",
+        queue.visibility_timeout
+    );
+    let (dead_letters, receive_limit) = queue.redrive.clone().expect("a RedrivePolicy");
+    assert!(queues.iter().any(|q| q.logical_id == dead_letters));
+    let worker_env = function_template_env(SYNC_WORKER_FUNCTION);
+    let defaults = template::parameter_defaults(&path).unwrap();
+    let told = worker_env
+        .iter()
+        .find(|(name, _)| name == "SYNC_MAX_RECEIVE_COUNT")
+        .map(|(_, value)| match value {
+            EnvValue::Ref(param) => defaults[param].clone(),
+            EnvValue::Literal(n) => n.clone(),
+            EnvValue::Other(other) => other.clone(),
+        });
+    assert_eq!(
+        told,
+        Some(receive_limit.to_string()),
+        "the worker knows the receive limit"
+    );
+    // The webhook is given the queue's URL; the worker reads what it is set.
+    assert!(template_env().contains(&(
+        "SYNC_QUEUE_URL".to_string(),
+        EnvValue::Ref(queue.logical_id.clone())
+    )));
+    let read = variables_read(&["functions/sync-worker"]);
+    let set: BTreeSet<String> = worker_env.into_iter().map(|(name, _)| name).collect();
+    for name in read.iter().chain(
+        [
+            "WORKFLOWS_TABLE",
+            "EVENTS_TABLE",
+            "PERSONS_TABLE",
+            "PHONE_INDEX_TABLE",
+            "PACING_TABLE",
+        ]
+        .map(String::from)
+        .iter(),
+    ) {
+        assert!(
+            set.contains(name),
+            "{SYNC_WORKER_FUNCTION} reads {name}, which template.yaml does not set"
+        );
+    }
+}
+
+#[test]
 fn the_templates_tables_are_exactly_the_ones_the_function_is_given() {
     let tables = template::tables(&template::template_path()).expect("template.yaml parses");
     assert!(!tables.is_empty(), "template.yaml declares the tables");
@@ -174,10 +285,7 @@ fn the_templates_tables_are_exactly_the_ones_the_function_is_given() {
     // Every table reaches the function through a `*_TABLE` variable...
     for table in &tables {
         let env_var = table.env_var.as_deref().unwrap_or_else(|| {
-            panic!(
-                "{} is given to {WEBHOOK_FUNCTION} by no env var",
-                table.logical_id
-            )
+            panic!("{} is given to no function by an env var", table.logical_id)
         });
         assert!(
             env_var.ends_with("_TABLE"),
@@ -285,6 +393,12 @@ fn every_function_gets_only_its_tables_its_own_logs_and_an_errors_alarm() {
         "run by an EventBridge schedule"
     );
     assert_eq!(indexer.value("Schedule"), Some("!Ref IndexerSchedule"));
+    let poller = resources
+        .iter()
+        .find(|r| r.id == GOOGLE_POLLER_FUNCTION)
+        .expect("the google-poller");
+    assert_eq!(poller.value("Type"), Some("Schedule"));
+    assert_eq!(poller.value("Schedule"), Some("!Ref GooglePollerSchedule"));
 }
 
 #[test]
@@ -428,7 +542,7 @@ fn resources_of_template() -> Vec<Resource> {
 fn code_text() -> String {
     let root = template::workspace_root();
     let mut text = String::new();
-    for dir in FUNCTION_SOURCES {
+    for dir in ALL_SOURCES {
         collect_text(&root.join(dir), &mut text);
     }
     text
@@ -477,6 +591,27 @@ fn the_alarms_watch_metrics_and_log_lines_the_code_writes() {
         watched.insert(metric);
         match namespace {
             "AWS/Lambda" => {}
+            // The sync queue's own metrics, on a queue of the template.
+            "AWS/SQS" => {
+                assert!(
+                    [
+                        "ApproximateNumberOfMessagesVisible",
+                        "ApproximateAgeOfOldestMessage"
+                    ]
+                    .contains(&metric),
+                    "{id}: AWS/SQS {metric}"
+                );
+                let queue = alarm.value("Value").unwrap_or_default();
+                let queue = queue
+                    .trim_start_matches("!GetAtt ")
+                    .trim_end_matches(".QueueName");
+                assert!(
+                    resources
+                        .iter()
+                        .any(|r| r.id == queue && r.kind == "AWS::SQS::Queue"),
+                    "{id} watches {queue}, a queue of the template"
+                );
+            }
             "kvsync" => assert!(
                 from_logs.contains(metric) || code.contains(&format!("\"{metric}\"")),
                 "{id} watches kvsync/{metric}, which neither the code (EMF) nor a metric filter publishes"
@@ -484,7 +619,16 @@ fn the_alarms_watch_metrics_and_log_lines_the_code_writes() {
             other => panic!("{id}: unexpected namespace {other}"),
         }
     }
-    for needed in ["Errors", "Throttles", "EventsFailed", "DeliveriesFailed"] {
+    for needed in [
+        "Errors",
+        "Throttles",
+        "EventsFailed",
+        "DeliveriesFailed",
+        "ReconnectNeeded",
+        "KvcoreTokenDaysLeft",
+        "ApproximateNumberOfMessagesVisible",
+        "ApproximateAgeOfOldestMessage",
+    ] {
         assert!(
             watched.contains(needed),
             "an alarm on {needed}: {watched:?}"

@@ -1,0 +1,197 @@
+//! One scheduled run (SPEC section 10): every enabled `google` workflow
+//! with a `google_oauth_secret` → one poll each (`google_poll`), in turn,
+//! each under its own lease, so one failing stops no other; the answer is
+//! a summary per workflow.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use kvsync::google_poll::{GooglePoller, Run, WorkflowSummary};
+use kvsync::kvcore::Pacer;
+use kvsync::settings::{DEFAULT_KVCORE_MAX_RPS, Settings};
+use lambda_runtime::{Context, Error, LambdaEvent};
+use serde::Serialize;
+use serde_json::Value;
+use tokio::time::Instant;
+
+/// Time kept back from the invocation deadline, at most: the last
+/// person's record and the state's write.
+const DEADLINE_MARGIN: Duration = Duration::from_secs(10);
+/// Without a Lambda context deadline (never in Lambda itself).
+const DEFAULT_BUDGET: Duration = Duration::from_secs(60);
+
+/// What a run did: one entry per polled workflow, and the workflows it
+/// could not read.
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    pub workflows: Vec<WorkflowSummary>,
+    /// Misconfigured workflow items (SPEC section 3), each with its error.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub invalid_workflows: Vec<InvalidWorkflow>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct InvalidWorkflow {
+    pub workflow_id: String,
+    pub error: String,
+}
+
+pub async fn handle(poller: &GooglePoller, event: LambdaEvent<Value>) -> Result<Summary, Error> {
+    let run = run_of(&event.context);
+    let all = poller.services.workflows.all().await?;
+    let invalid_workflows = all
+        .invalid
+        .iter()
+        .map(|error| {
+            tracing::warn!(workflow_id = %error.workflow_id, %error, "workflow skipped: misconfigured");
+            InvalidWorkflow {
+                workflow_id: error.workflow_id.clone(),
+                error: error.to_string(),
+            }
+        })
+        .collect();
+    let mut polled: Vec<&Settings> = all.valid.iter().filter(|s| s.is_polled_google()).collect();
+    polled.sort_by(|a, b| a.workflow_id.cmp(&b.workflow_id));
+    // One pace per kvCORE token, shared by its workflows in this run.
+    let pacers: HashMap<String, Pacer> = rates(&polled)
+        .into_iter()
+        .map(|(secret, rate)| (secret, Pacer::per_second(rate)))
+        .collect();
+    let fallback = Pacer::per_second(DEFAULT_KVCORE_MAX_RPS);
+
+    let mut workflows = Vec::new();
+    for settings in polled {
+        let pacer = pacers
+            .get(&settings.kvcore_token_secret)
+            .unwrap_or(&fallback);
+        let summary = poller.poll(settings, &run, pacer).await;
+        tracing::info!(
+            workflow_id = %summary.workflow_id,
+            listed = summary.listed,
+            created = summary.created,
+            updated = summary.updated,
+            unchanged = summary.unchanged,
+            skipped = summary.skipped,
+            failed = summary.failed,
+            full_listing = summary.full_listing,
+            finished = summary.finished,
+            busy = summary.busy,
+            reconnect_needed = summary.reconnect_needed,
+            error = summary.error.as_deref().unwrap_or(""),
+            "google workflow polled"
+        );
+        workflows.push(summary);
+    }
+    Ok(Summary {
+        workflows,
+        invalid_workflows,
+    })
+}
+
+/// Per kvCORE token secret, the lowest `kvcore_max_rps` of the polled
+/// workflows that use it (SPEC section 3).
+fn rates(workflows: &[&Settings]) -> BTreeMap<String, f64> {
+    let mut rates: BTreeMap<String, f64> = BTreeMap::new();
+    for settings in workflows {
+        rates
+            .entry(settings.kvcore_token_secret.clone())
+            .and_modify(|rate| *rate = rate.min(settings.kvcore_max_rps))
+            .or_insert(settings.kvcore_max_rps);
+    }
+    rates
+}
+
+fn run_of(context: &Context) -> Run {
+    let now = now_ms();
+    let remaining = i64::try_from(context.deadline)
+        .ok()
+        .filter(|deadline| *deadline > 0)
+        .map_or(DEFAULT_BUDGET, |deadline| {
+            Duration::from_millis(deadline.saturating_sub(now).max(0) as u64)
+        });
+    let budget = budget_of(remaining);
+    Run {
+        deadline: Instant::now() + budget,
+        deadline_ms: now + budget.as_millis() as i64,
+        lease_until_ms: now + remaining.as_millis() as i64,
+        owner: format!("google-poller/{}", context.request_id),
+    }
+}
+
+/// All but a margin of what the invocation has left: a fifth of it, at
+/// most `DEADLINE_MARGIN`, so a short test timeout still leaves room.
+fn budget_of(remaining: Duration) -> Duration {
+    remaining.saturating_sub((remaining / 5).min(DEADLINE_MARGIN))
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kvsync::settings::{Attr, Item, parse};
+
+    fn workflow(id: &str, token: &str, extra: &[(&str, Attr)]) -> Settings {
+        let mut item = Item::from([
+            ("kvcore_token_secret".to_string(), Attr::S(token.into())),
+            ("webhook_secret".to_string(), Attr::S("w".into())),
+            ("source".to_string(), Attr::S("google".into())),
+            ("google_oauth_secret".to_string(), Attr::S("g".into())),
+        ]);
+        for (name, value) in extra {
+            item.insert(name.to_string(), value.clone());
+        }
+        parse(id, &item).unwrap().0
+    }
+
+    #[test]
+    fn a_token_is_paced_at_the_lowest_rate_of_its_polled_workflows() {
+        let a = workflow("a", "t1", &[("kvcore_max_rps", Attr::N("2".into()))]);
+        let b = workflow("b", "t1", &[]);
+        let c = workflow("c", "t2", &[("kvcore_max_rps", Attr::N("0.5".into()))]);
+        assert_eq!(
+            rates(&[&a, &b, &c]),
+            BTreeMap::from([("t1".to_string(), 2.0), ("t2".to_string(), 0.5)])
+        );
+    }
+
+    #[test]
+    fn the_budget_keeps_a_margin_for_the_last_writes() {
+        assert_eq!(
+            budget_of(Duration::from_secs(120)),
+            Duration::from_secs(110)
+        );
+        assert_eq!(budget_of(Duration::from_secs(10)), Duration::from_secs(8));
+    }
+
+    #[test]
+    fn the_summary_names_what_was_done_per_workflow() {
+        let summary = Summary {
+            workflows: vec![WorkflowSummary {
+                workflow_id: "g".into(),
+                listed: 3,
+                created: 1,
+                updated: 1,
+                unchanged: 0,
+                skipped: 1,
+                failed: 0,
+                full_listing: true,
+                finished: true,
+                pages: 1,
+                ..WorkflowSummary::default()
+            }],
+            invalid_workflows: Vec::new(),
+        };
+        assert_eq!(
+            serde_json::to_value(&summary).unwrap(),
+            serde_json::json!({"workflows": [{
+                "workflow_id": "g", "listed": 3, "created": 1, "updated": 1, "unchanged": 0,
+                "skipped": 1, "failed": 0, "full_listing": true, "finished": true, "pages": 1
+            }]})
+        );
+    }
+}

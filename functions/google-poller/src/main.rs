@@ -1,0 +1,76 @@
+//! The google-poller Lambda (SPEC sections 1 and 10): on an EventBridge
+//! schedule, syncs what changed in the Google Contacts of every polled
+//! workflow into kvCORE. Builds its clients once per container, then hands
+//! each scheduled event to `handler`.
+
+mod handler;
+
+use kvsync::followupboss::{self, FollowUpBoss};
+use kvsync::google::{DEFAULT_PEOPLE_BASE_URL, DEFAULT_TOKEN_URL, Google};
+use kvsync::google_poll::GooglePoller;
+use kvsync::kvcore::{DEFAULT_BASE_URL, Kvcore};
+use kvsync::secrets::Secrets;
+use kvsync::services::Services;
+use kvsync::store::{DEFAULT_RETENTION_DAYS, GoogleSyncStore, Ledger, PhoneIndexStore, Workflows};
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    kvsync::logging::init();
+    kvsync::metrics::enable();
+
+    let poller = poller_from_env().await?;
+    let poller = &poller;
+    run(service_fn(move |event: LambdaEvent<Value>| {
+        handler::handle(poller, event)
+    }))
+    .await
+}
+
+/// The clients, from the environment template.yaml gives the function
+/// (SPEC section 2). `AWS_ENDPOINT_URL`, when set, is honoured by aws-config.
+async fn poller_from_env() -> Result<GooglePoller, String> {
+    let env = |name: &str| {
+        std::env::var(name).map_err(|_| format!("environment variable {name} is not set"))
+    };
+    let aws = aws_config::load_from_env().await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
+    let retention_days = match std::env::var("RECORD_RETENTION_DAYS") {
+        Ok(days) => days.trim().parse().map_err(|_| {
+            format!("RECORD_RETENTION_DAYS must be a whole number of days, found {days:?}")
+        })?,
+        Err(_) => DEFAULT_RETENTION_DAYS,
+    };
+    let services = Services {
+        // The poller queues nothing (each person is synced in process) and
+        // paces kvCORE per token within the run (`handler`).
+        queue: None,
+        dead_letters: None,
+        pacing: None,
+        workflows: Workflows::new(dynamodb.clone(), env("WORKFLOWS_TABLE")?),
+        secrets: Secrets::new(aws_sdk_secretsmanager::Client::new(&aws)),
+        kvcore: Kvcore::new(
+            &std::env::var("KVCORE_BASE_URL").unwrap_or_else(|_| DEFAULT_BASE_URL.into()),
+        )
+        .map_err(|e| e.to_string())?,
+        // A Google person never names a Follow Up Boss person, so this
+        // client is never called; `Services` carries one for every flow.
+        followupboss: FollowUpBoss::new(followupboss::DEFAULT_BASE_URL)
+            .map_err(|e| e.to_string())?,
+        phone_index: PhoneIndexStore::new(dynamodb.clone(), env("PHONE_INDEX_TABLE")?),
+        ledger: Ledger::new(
+            dynamodb.clone(),
+            env("EVENTS_TABLE")?,
+            env("PERSONS_TABLE")?,
+            retention_days,
+        ),
+    };
+    let google = Google::new(
+        &std::env::var("GOOGLE_PEOPLE_BASE_URL").unwrap_or_else(|_| DEFAULT_PEOPLE_BASE_URL.into()),
+        &std::env::var("GOOGLE_OAUTH_TOKEN_URL").unwrap_or_else(|_| DEFAULT_TOKEN_URL.into()),
+    )
+    .map_err(|e| e.to_string())?;
+    let sync_state = GoogleSyncStore::new(dynamodb, env("GOOGLE_SYNC_TABLE")?);
+    Ok(GooglePoller::new(services, google, sync_state))
+}

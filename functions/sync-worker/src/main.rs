@@ -1,0 +1,25 @@
+//! The sync-worker Lambda (SPEC sections 1 and 11): fed by the sync queue
+//! (an SQS event source with partial batch responses), it syncs each
+//! person of a queued event. Builds its clients once per container, then
+//! hands each batch to `handler`.
+
+mod handler;
+
+use kvsync::sync::Services;
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    kvsync::logging::init();
+    kvsync::metrics::enable();
+    let services = Services::from_env().await?;
+    let receive_limit = handler::receive_limit_from_env()?;
+    if services.pacing.is_none() {
+        tracing::warn!("no PACING_TABLE: kvCORE requests are not paced across workers");
+    }
+    let services = &services;
+    run(service_fn(move |event: LambdaEvent<_>| {
+        handler::handle(services, receive_limit, event)
+    }))
+    .await
+}
