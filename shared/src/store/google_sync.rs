@@ -7,9 +7,9 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::{Item, StoreError, get_n, get_s, n, s, unavailable};
+use super::{Item, StoreError, get_n, get_s, lease, n, s, unavailable};
 
 /// Which listing a cursor continues.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,33 +101,9 @@ impl GoogleSyncStore {
         until_ms: i64,
         now_ms: i64,
     ) -> Result<Option<GoogleSyncState>, StoreError> {
-        let taken = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("workflow_id", s(workflow_id))
-            .update_expression("SET lease_owner = :owner, lease_until_ms = :until")
-            .condition_expression(
-                "attribute_not_exists(lease_until_ms) OR lease_until_ms < :now OR lease_owner = :owner",
-            )
-            .expression_attribute_values(":owner", s(owner))
-            .expression_attribute_values(":until", n(until_ms))
-            .expression_attribute_values(":now", n(now_ms))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
-        match taken {
-            Ok(output) => Ok(Some(
-                output.attributes.as_ref().map(state_of).unwrap_or_default(),
-            )),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(unavailable(e)),
-        }
+        let key = Item::from([("workflow_id".to_string(), s(workflow_id))]);
+        let taken = lease::take(&self.client, &self.table, key, owner, until_ms, now_ms).await?;
+        Ok(taken.as_ref().map(state_of))
     }
 
     /// Writes `state` (every field but the lease) while `owner` holds the

@@ -7,6 +7,7 @@
 
 mod events;
 mod google_sync;
+mod lease;
 mod pacing;
 mod persons;
 mod phone_index;

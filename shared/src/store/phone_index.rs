@@ -17,10 +17,10 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, DeleteRequest, KeysAndAttributes, PutRequest, ReturnValue, WriteRequest,
+    AttributeValue, DeleteRequest, KeysAndAttributes, PutRequest, WriteRequest,
 };
 
-use super::{Item, StoreError, get_n, get_s, n, s, unavailable};
+use super::{Item, StoreError, get_n, get_s, lease, n, s, unavailable};
 
 const META: &str = "meta";
 /// BatchWriteItem takes at most 25 requests, BatchGetItem 100 keys.
@@ -115,34 +115,16 @@ impl PhoneIndexStore {
         until_ms: i64,
         now_ms: i64,
     ) -> Result<Option<IndexMeta>, StoreError> {
-        let taken = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("scope", s(scope))
-            .key("entry", s(META))
-            .update_expression("SET lease_owner = :owner, lease_until_ms = :until")
-            .condition_expression(
-                "attribute_not_exists(lease_until_ms) OR lease_until_ms < :now OR lease_owner = :owner",
-            )
-            .expression_attribute_values(":owner", s(owner))
-            .expression_attribute_values(":until", n(until_ms))
-            .expression_attribute_values(":now", n(now_ms))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
-        match taken {
-            Ok(output) => Ok(Some(
-                output.attributes.as_ref().map(meta_of).unwrap_or_default(),
-            )),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(unavailable(e)),
-        }
+        let taken = lease::take(
+            &self.client,
+            &self.table,
+            key(scope, META),
+            owner,
+            until_ms,
+            now_ms,
+        )
+        .await?;
+        Ok(taken.as_ref().map(meta_of))
     }
 
     /// Saves `update` into `meta`, keeping the lease (a build's progress).
