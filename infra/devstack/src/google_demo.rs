@@ -20,6 +20,9 @@ const WORKFLOW: &str = "demo-google";
 pub struct GoogleDemo {
     /// What to print for a newcomer.
     pub text: String,
+    /// The fake's endpoints as the CLI reads them (`GOOGLE_OAUTH_TOKEN_URL`,
+    /// `GOOGLE_PEOPLE_BASE_URL`), for `target/devstack.env`.
+    pub env: Vec<(String, String)>,
     task: JoinHandle<()>,
 }
 
@@ -60,7 +63,6 @@ pub async fn start(stack: &LocalStack, addr: SocketAddr) -> Result<GoogleDemo> {
     let google = format!("http://{}", fake.addr());
     let kvcore_contacts = format!("http://{}/_admin/contacts", stack.fake().addr());
     let id = grace.trim_start_matches("people/");
-    let sync_table = stack.table("GOOGLE_SYNC_TABLE");
     let text = format!(
         "\x20 google     People API + OAuth fake at {google} (persons: {google}/_admin/persons)\n\
          \x20            workflow {WORKFLOW} (initial_sync all) polled every {every} s by the google-poller; first run: {first}\n\n\
@@ -71,11 +73,16 @@ pub async fn start(stack: &LocalStack, addr: SocketAddr) -> Result<GoogleDemo> {
          Edit Grace ({grace}) and see the update on the next tick:\n\
          \x20 curl -sS -X PUT {google}/_admin/persons/{id} -H 'content-type: application/json' \\\n\
          \x20   -d '{{\"names\": [{{\"givenName\": \"Grace\", \"familyName\": \"Hopper\"}}], \"emailAddresses\": [{{\"value\": \"grace@example.com\"}}], \"addresses\": [{{\"streetAddress\": \"1 Navy Way\", \"city\": \"Arlington\", \"region\": \"VA\", \"postalCode\": \"22202\"}}]}}'\n\
-         What the poller recorded: GOOGLE_SYNC_TABLE={sync_table} target/debug/kvsync google status {WORKFLOW}\n\
+         What the poller recorded: . target/devstack.env; target/debug/kvsync google status {WORKFLOW}\n\
          A revoked grant (invalid_grant, reconnect_needed): curl -sS -X POST {google}/_admin/revoke-refresh-tokens\n",
         every = POLL_EVERY.as_secs(),
     );
-    Ok(GoogleDemo { text, task })
+    let env = stack
+        .google_poller_env(&fake)?
+        .into_iter()
+        .filter(|(name, _)| name.starts_with("GOOGLE_") && !name.ends_with("_TABLE"))
+        .collect();
+    Ok(GoogleDemo { text, env, task })
 }
 
 /// Invokes the poller with a scheduled event every `period`, logging

@@ -213,7 +213,7 @@ async fn dev(args: &[String]) -> Result<()> {
     println!("{}", google.text);
     let queued = queued_demo::start(&stack, &followupboss, &base).await?;
     println!("{}", queued.text);
-    print_operator_env(&stack, &base);
+    print_operator_env(&stack, &base, &google.env);
 
     let mut gateway_task = gateway_task;
     tokio::select! {
@@ -289,7 +289,7 @@ const OPERATOR_ENV: &str = "target/devstack.env";
 /// endpoint and credentials, kvCORE fake) plus the CLI's own
 /// `KVSYNC_WEBHOOK_URL` and `KVSYNC_SECRETS_PREFIX`, so `. target/devstack.env`
 /// in a second terminal points `kvsync` at this stack (README walk-through).
-fn print_operator_env(stack: &LocalStack, base: &str) {
+fn print_operator_env(stack: &LocalStack, base: &str, google_env: &[(String, String)]) {
     let mut env = stack.function_env();
     // Every table of the stack, not only the webhook function's (the
     // doctor reads the Google sync table too).
@@ -298,6 +298,8 @@ fn print_operator_env(stack: &LocalStack, base: &str) {
             env.push((name.clone(), table.clone()));
         }
     }
+    // The Google fake's endpoints (doctor checks the grant there).
+    env.extend(google_env.iter().cloned());
     env.push(("KVSYNC_WEBHOOK_URL".into(), format!("{base}/webhooks")));
     env.push(("KVSYNC_SECRETS_PREFIX".into(), format!("{PREFIX}kvsync/")));
     let text: String = env
@@ -309,7 +311,7 @@ fn print_operator_env(stack: &LocalStack, base: &str) {
         Ok(()) => println!(
             "The kvsync CLI, in another terminal (README: from `sam deploy` to the first synced contact):\n\
              \x20 . {}   # the tables, moto and the fakes, KVSYNC_WEBHOOK_URL, KVSYNC_SECRETS_PREFIX\n\
-             \x20 cargo build -q -p kvsync-cli && target/debug/kvsync doctor demo\n",
+             \x20 target/debug/kvsync doctor demo   # make dev built the CLI too\n",
             shown_path(&path)
         ),
         Err(e) => eprintln!("devstack: writing {}: {e}", path.display()),

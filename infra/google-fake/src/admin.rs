@@ -10,7 +10,7 @@
 //! - `DELETE /_admin/persons/{id}`: deletes it.
 //! - `POST /_admin/expire-sync-tokens`: every sync token issued expires.
 //! - `POST /_admin/revoke-refresh-tokens`: every refresh token issued is
-//!   revoked (`invalid_grant` from now on).
+//!   revoked (`invalid_grant` from now on), and with it every access token.
 //! - `POST /_admin/faults` `{"status": 429|5xx}`, `DELETE /_admin/faults`.
 //! - `GET /_admin/requests`: what the API was asked (secrets redacted).
 
@@ -103,10 +103,16 @@ async fn expire_sync_tokens(Extract(state): Extract<Shared>) -> Response {
     StatusCode::NO_CONTENT.into_response()
 }
 
+/// Revoking a grant ends its access tokens too (Google's OAuth 2.0 docs,
+/// "Revoking a token": revoking a refresh token revokes the grant), so the
+/// next API call answers 401 and the client meets `invalid_grant` when it
+/// tries to renew.
 async fn revoke_refresh_tokens(Extract(state): Extract<Shared>) -> Response {
-    for live in lock(&state).refresh_tokens.values_mut() {
+    let mut state = lock(&state);
+    for live in state.refresh_tokens.values_mut() {
         *live = false;
     }
+    state.access_tokens.clear();
     StatusCode::NO_CONTENT.into_response()
 }
 
