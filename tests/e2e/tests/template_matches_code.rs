@@ -65,7 +65,13 @@ fn scan(path: &Path, found: &mut BTreeSet<String>) {
 /// `EnvFilter` reads when told to use the default variable.
 fn reads_in(text: &str) -> BTreeSet<String> {
     let mut found = BTreeSet::new();
-    for marker in ["env::var(\"", "env::var_os(\"", "env(\"", "from_env(\"", "env = \""] {
+    for marker in [
+        "env::var(\"",
+        "env::var_os(\"",
+        "env(\"",
+        "from_env(\"",
+        "env = \"",
+    ] {
         for piece in text.split(marker).skip(1) {
             if let Some(name) = piece.split('"').next().filter(|n| is_variable(n)) {
                 found.insert(name.to_string());
