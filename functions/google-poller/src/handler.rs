@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use kvsync::google_poll::{GooglePoller, Run, WorkflowSummary};
 use kvsync::kvcore::Pacer;
 use kvsync::settings::{DEFAULT_KVCORE_MAX_RPS, Settings};
+use kvsync::sync::{keep_margin, time_left};
 use lambda_runtime::{Context, Error, LambdaEvent};
 use serde::Serialize;
 use serde_json::Value;
@@ -103,25 +104,14 @@ fn rates(workflows: &[&Settings]) -> BTreeMap<String, f64> {
 
 fn run_of(context: &Context) -> Run {
     let now = now_ms();
-    let remaining = i64::try_from(context.deadline)
-        .ok()
-        .filter(|deadline| *deadline > 0)
-        .map_or(DEFAULT_BUDGET, |deadline| {
-            Duration::from_millis(deadline.saturating_sub(now).max(0) as u64)
-        });
-    let budget = budget_of(remaining);
+    let remaining = time_left(context.deadline, now, DEFAULT_BUDGET);
+    let budget = keep_margin(remaining, DEADLINE_MARGIN);
     Run {
         deadline: Instant::now() + budget,
         deadline_ms: now + budget.as_millis() as i64,
         lease_until_ms: now + remaining.as_millis() as i64,
         owner: format!("google-poller/{}", context.request_id),
     }
-}
-
-/// All but a margin of what the invocation has left: a fifth of it, at
-/// most `DEADLINE_MARGIN`, so a short test timeout still leaves room.
-fn budget_of(remaining: Duration) -> Duration {
-    remaining.saturating_sub((remaining / 5).min(DEADLINE_MARGIN))
 }
 
 fn now_ms() -> i64 {
@@ -157,15 +147,6 @@ mod tests {
             rates(&[&a, &b, &c]),
             BTreeMap::from([("t1".to_string(), 2.0), ("t2".to_string(), 0.5)])
         );
-    }
-
-    #[test]
-    fn the_budget_keeps_a_margin_for_the_last_writes() {
-        assert_eq!(
-            budget_of(Duration::from_secs(120)),
-            Duration::from_secs(110)
-        );
-        assert_eq!(budget_of(Duration::from_secs(10)), Duration::from_secs(8));
     }
 
     #[test]

@@ -14,6 +14,7 @@ use kvsync::phone_index::{IndexError, PhoneIndex, Scope, needs_build};
 use kvsync::secrets::{self, Secrets};
 use kvsync::settings::{DEFAULT_KVCORE_MAX_RPS, Settings};
 use kvsync::store::{IndexMeta, PacingStore, PhoneIndexStore, StoreError, Workflows};
+use kvsync::sync::{keep_margin, time_left};
 use lambda_runtime::{Context, Error, LambdaEvent};
 use serde::Serialize;
 use serde_json::Value;
@@ -344,26 +345,14 @@ fn rates(workflows: &[Settings]) -> BTreeMap<String, f64> {
 impl Run {
     fn of(context: &Context) -> Run {
         let now = now_ms();
-        let remaining = i64::try_from(context.deadline)
-            .ok()
-            .filter(|deadline| *deadline > 0)
-            .map_or(DEFAULT_BUDGET, |deadline| {
-                Duration::from_millis(deadline.saturating_sub(now).max(0) as u64)
-            });
-        let budget = budget_of(remaining);
+        let remaining = time_left(context.deadline, now, DEFAULT_BUDGET);
+        let budget = keep_margin(remaining, DEADLINE_MARGIN);
         Run {
             deadline: Instant::now() + budget,
             deadline_ms: now + budget.as_millis() as i64,
             owner: format!("kvcore-indexer/{}", context.request_id),
         }
     }
-}
-
-/// The time the flows get of what the invocation has left: all but a
-/// margin, a fifth of it and at most `DEADLINE_MARGIN`, so a short test
-/// timeout still leaves room for pages.
-fn budget_of(remaining: Duration) -> Duration {
-    remaining.saturating_sub((remaining / 5).min(DEADLINE_MARGIN))
 }
 
 fn now_ms() -> i64 {
@@ -445,16 +434,6 @@ mod tests {
                 ("kvsync/t2".to_string(), 5.0)
             ])
         );
-    }
-
-    #[test]
-    fn the_budget_keeps_a_margin_for_the_last_writes() {
-        assert_eq!(
-            budget_of(Duration::from_secs(300)),
-            Duration::from_secs(285)
-        );
-        assert_eq!(budget_of(Duration::from_secs(10)), Duration::from_secs(8));
-        assert_eq!(budget_of(Duration::ZERO), Duration::ZERO);
     }
 
     #[test]

@@ -30,11 +30,13 @@ fn now_s() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-/// A kvCORE-shaped JWT expiring `days` from now (signature not checked by
-/// anyone: the fake accepts the token as configured).
+/// A kvCORE-shaped JWT expiring an hour short of `days` from now, so the
+/// whole days left are `days - 1` however fast doctor reads it (signature
+/// not checked by anyone: the fake accepts the token as configured).
 fn jwt(days: i64, tag: &str) -> String {
     let header = URL_SAFE_NO_PAD.encode(r#"{"typ":"JWT","alg":"RS256"}"#);
-    let claims = json!({"sub": tag, "iat": now_s() - DAY, "exp": now_s() + days * DAY});
+    let exp = now_s() + days * DAY - 3_600;
+    let claims = json!({"sub": tag, "iat": now_s() - DAY, "exp": exp});
     let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
     format!("{header}.{payload}.c2ln")
 }
