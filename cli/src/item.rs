@@ -6,23 +6,10 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use kvsync::settings::{Attr, Item};
 
-/// An SDK item as `settings::parse` reads it.
+/// A workflow item as the SDK reads it, in the console's types (the same
+/// reading the function does).
 pub fn from_sdk(item: &HashMap<String, AttributeValue>) -> Item {
-    item.iter().map(|(k, v)| (k.clone(), attr(v))).collect()
-}
-
-fn attr(value: &AttributeValue) -> Attr {
-    match value {
-        AttributeValue::S(s) => Attr::S(s.clone()),
-        AttributeValue::N(n) => Attr::N(n.clone()),
-        AttributeValue::Bool(b) => Attr::Bool(*b),
-        AttributeValue::Null(_) => Attr::Null,
-        AttributeValue::Ss(v) => Attr::Ss(v.clone()),
-        AttributeValue::Ns(v) => Attr::Ns(v.clone()),
-        AttributeValue::L(v) => Attr::L(v.iter().map(attr).collect()),
-        AttributeValue::M(m) => Attr::M(m.iter().map(|(k, v)| (k.clone(), attr(v))).collect()),
-        _ => Attr::Binary,
-    }
+    kvsync::store::settings_item(item)
 }
 
 /// A `settings::Item` as the SDK writes it. `Binary` (never valid in a

@@ -137,6 +137,22 @@ pub enum DeliveryMode {
     Queued,
 }
 
+/// Per kvCORE token secret, the pace its workflows allow: the lowest
+/// `kvcore_max_rps` among them (SPEC section 3), as every scheduled
+/// function and worker paces that token.
+pub fn kvcore_rates<'a>(
+    workflows: impl IntoIterator<Item = &'a Settings>,
+) -> BTreeMap<String, f64> {
+    let mut rates: BTreeMap<String, f64> = BTreeMap::new();
+    for settings in workflows {
+        rates
+            .entry(settings.kvcore_token_secret.clone())
+            .and_modify(|rate| *rate = rate.min(settings.kvcore_max_rps))
+            .or_insert(settings.kvcore_max_rps);
+    }
+    rates
+}
+
 /// `kvcore_max_rps` when a workflow does not set it (SPEC section 3).
 pub const DEFAULT_KVCORE_MAX_RPS: f64 = 5.0;
 

@@ -3,13 +3,13 @@
 //! each under its own lease, so one failing stops no other; the answer is
 //! a summary per workflow.
 
-use std::collections::{BTreeMap, HashMap};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::collections::HashMap;
+use std::time::Duration;
 
 use kvsync::google_poll::{GooglePoller, Run, WorkflowSummary};
 use kvsync::kvcore::Pacer;
-use kvsync::settings::{DEFAULT_KVCORE_MAX_RPS, Settings};
-use kvsync::sync::{keep_margin, time_left};
+use kvsync::settings::{DEFAULT_KVCORE_MAX_RPS, Settings, kvcore_rates};
+use kvsync::sync::{keep_margin, now_ms, time_left};
 use lambda_runtime::{Context, Error, LambdaEvent};
 use serde::Serialize;
 use serde_json::Value;
@@ -54,7 +54,7 @@ pub async fn handle(poller: &GooglePoller, event: LambdaEvent<Value>) -> Result<
     let mut polled: Vec<&Settings> = all.valid.iter().filter(|s| s.is_polled_google()).collect();
     polled.sort_by(|a, b| a.workflow_id.cmp(&b.workflow_id));
     // One pace per kvCORE token, shared by its workflows in this run.
-    let pacers: HashMap<String, Pacer> = rates(&polled)
+    let pacers: HashMap<String, Pacer> = kvcore_rates(polled.iter().copied())
         .into_iter()
         .map(|(secret, rate)| (secret, Pacer::per_second(rate)))
         .collect();
@@ -89,19 +89,6 @@ pub async fn handle(poller: &GooglePoller, event: LambdaEvent<Value>) -> Result<
     })
 }
 
-/// Per kvCORE token secret, the lowest `kvcore_max_rps` of the polled
-/// workflows that use it (SPEC section 3).
-fn rates(workflows: &[&Settings]) -> BTreeMap<String, f64> {
-    let mut rates: BTreeMap<String, f64> = BTreeMap::new();
-    for settings in workflows {
-        rates
-            .entry(settings.kvcore_token_secret.clone())
-            .and_modify(|rate| *rate = rate.min(settings.kvcore_max_rps))
-            .or_insert(settings.kvcore_max_rps);
-    }
-    rates
-}
-
 fn run_of(context: &Context) -> Run {
     let now = now_ms();
     let remaining = time_left(context.deadline, now, DEFAULT_BUDGET);
@@ -112,12 +99,6 @@ fn run_of(context: &Context) -> Run {
         lease_until_ms: now + remaining.as_millis() as i64,
         owner: format!("google-poller/{}", context.request_id),
     }
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 #[cfg(test)]
@@ -144,8 +125,8 @@ mod tests {
         let b = workflow("b", "t1", &[]);
         let c = workflow("c", "t2", &[("kvcore_max_rps", Attr::N("0.5".into()))]);
         assert_eq!(
-            rates(&[&a, &b, &c]),
-            BTreeMap::from([("t1".to_string(), 2.0), ("t2".to_string(), 0.5)])
+            kvcore_rates([&a, &b, &c]),
+            std::collections::BTreeMap::from([("t1".to_string(), 2.0), ("t2".to_string(), 0.5)])
         );
     }
 

@@ -5,16 +5,16 @@
 //! stops no other; the answer is a summary per scope.
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use kvsync::kvcore::token::Expiry;
 use kvsync::kvcore::{Kvcore, Pacer};
 use kvsync::metrics;
 use kvsync::phone_index::{IndexError, PhoneIndex, Scope, needs_build};
 use kvsync::secrets::{self, Secrets};
-use kvsync::settings::{DEFAULT_KVCORE_MAX_RPS, Settings};
+use kvsync::settings::{DEFAULT_KVCORE_MAX_RPS, Settings, kvcore_rates};
 use kvsync::store::{IndexMeta, PacingStore, PhoneIndexStore, StoreError, Workflows};
-use kvsync::sync::{keep_margin, time_left};
+use kvsync::sync::{keep_margin, now_ms, time_left};
 use lambda_runtime::{Context, Error, LambdaEvent};
 use serde::Serialize;
 use serde_json::Value;
@@ -134,7 +134,7 @@ pub async fn handle(indexer: &Indexer, event: LambdaEvent<Value>) -> Result<Summ
             }
         })
         .collect();
-    let rates = rates(&all.valid);
+    let rates = kvcore_rates(all.valid.iter().filter(|s| s.enabled));
     let tokens = token_expiries(indexer, rates.keys()).await;
     let pacers: HashMap<String, Pacer> = rates
         .into_iter()
@@ -329,19 +329,6 @@ fn groups(workflows: &[Settings]) -> Vec<ScopeGroup> {
     by_scope.into_values().collect()
 }
 
-/// Per token secret, the pace its enabled workflows allow: the lowest of
-/// their `kvcore_max_rps` (SPEC section 3), shared by all its scopes.
-fn rates(workflows: &[Settings]) -> BTreeMap<String, f64> {
-    let mut rates: BTreeMap<String, f64> = BTreeMap::new();
-    for settings in workflows.iter().filter(|s| s.enabled) {
-        rates
-            .entry(settings.kvcore_token_secret.clone())
-            .and_modify(|rate| *rate = rate.min(settings.kvcore_max_rps))
-            .or_insert(settings.kvcore_max_rps);
-    }
-    rates
-}
-
 impl Run {
     fn of(context: &Context) -> Run {
         let now = now_ms();
@@ -353,12 +340,6 @@ impl Run {
             owner: format!("kvcore-indexer/{}", context.request_id),
         }
     }
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 #[cfg(test)]
@@ -428,7 +409,7 @@ mod tests {
             workflow("d", "kvsync/t2", "US", &[]),
         ];
         assert_eq!(
-            rates(&workflows),
+            kvcore_rates(workflows.iter().filter(|s| s.enabled)),
             BTreeMap::from([
                 ("kvsync/t1".to_string(), 2.0),
                 ("kvsync/t2".to_string(), 5.0)

@@ -30,7 +30,7 @@ pub use queued::{
     PERSONS_FAILED, PersonEnding, PersonStatus, QueuedCounts, QueuedPerson, Recorded,
 };
 pub use usage::{MonthlyUsage, month_of};
-pub use workflows::{AllWorkflows, WorkflowError, Workflows};
+pub use workflows::{AllWorkflows, WorkflowError, Workflows, settings_item};
 
 use crate::secrets::aws_error_text;
 

@@ -69,7 +69,7 @@ impl Workflows {
         let Some(item) = output.item else {
             return Ok(None);
         };
-        let item: Item = item.iter().map(|(k, v)| (k.clone(), attr(v))).collect();
+        let item: Item = settings_item(&item);
         let (settings, unknown) = settings::parse(workflow_id, &item)?;
         for attribute in unknown {
             tracing::warn!(workflow_id, "{attribute}");
@@ -105,7 +105,7 @@ impl Workflows {
                     WorkflowError::Unavailable(code.unwrap_or_else(|| aws_error_text(&e)))
                 })?;
             for raw in output.items() {
-                let item: Item = raw.iter().map(|(k, v)| (k.clone(), attr(v))).collect();
+                let item: Item = settings_item(raw);
                 let Some(Attr::S(workflow_id)) = item.get("workflow_id") else {
                     // The key is a String in the table's schema; unreachable
                     // unless the table is not the template's.
@@ -141,6 +141,12 @@ impl Workflows {
         let (at, settings) = cache.get(workflow_id)?;
         (at.elapsed() < SETTINGS_TTL).then(|| settings.clone())
     }
+}
+
+/// A workflow item as the SDK reads it, in the types the console names
+/// (what `settings::parse` takes).
+pub fn settings_item(item: &std::collections::HashMap<String, AttributeValue>) -> Item {
+    item.iter().map(|(k, v)| (k.clone(), attr(v))).collect()
 }
 
 /// An SDK attribute value as the console names its types.
