@@ -5,6 +5,7 @@
 //! the adapters (`kvcore`, `store`, `secrets`) do the I/O.
 
 pub mod auth;
+pub mod clock;
 pub mod contact;
 pub mod delivery;
 pub mod fields;

@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::{Map, Value, json};
 
+use crate::clock::now_ms;
 use crate::outcome::{EventAnswer, Outcome};
-use crate::sync::now_ms;
 
 pub const NAMESPACE: &str = "kvsync";
 

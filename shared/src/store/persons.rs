@@ -6,7 +6,7 @@
 //! phone). The next event finds that mapping before it searches kvCORE.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use tokio::time::Instant;
@@ -89,7 +89,7 @@ impl Ledger {
     ) -> Result<Option<PersonLock>, StoreError> {
         let mut pause = Duration::from_millis(50);
         loop {
-            let now = unix_ms();
+            let now = crate::clock::now_ms();
             let taken = self
                 .client
                 .update_item()
@@ -233,12 +233,6 @@ impl Ledger {
             })
             .collect()
     }
-}
-
-fn unix_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 #[cfg(test)]

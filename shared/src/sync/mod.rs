@@ -5,7 +5,7 @@
 //! does one thing.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use tokio::time::Instant;
 use tracing::Instrument;
@@ -78,12 +78,7 @@ pub fn keep_margin(remaining: Duration, margin: Duration) -> Duration {
     remaining.saturating_sub((remaining / 5).min(margin))
 }
 
-/// Wall-clock unix milliseconds.
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
+pub use crate::clock::now_ms;
 
 /// Why a delivery was not processed. `code` names each for the answer; the
 /// handler maps codes to HTTP statuses in one place.
