@@ -7,7 +7,7 @@ INDEXER_BIN := target/debug/kvcore-indexer
 SYNC_WORKER_BIN := target/debug/sync-worker
 GOOGLE_POLLER_BIN := target/debug/google-poller
 
-.PHONY: dev test build bench venv lint cfn-lint build-webhook
+.PHONY: dev test build bench venv lint cfn-lint moto-patches build-webhook
 
 # The project's Python tools (sam, cargo-lambda, zig, cfn-lint) come first.
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
@@ -20,7 +20,7 @@ dev: venv build-webhook
 	infra/scripts/with-moto.sh target/debug/devstack
 
 ## Run every check and test, as CI does.
-test: venv lint cfn-lint build-webhook
+test: venv lint cfn-lint moto-patches build-webhook
 	WEBHOOK_BIN=$(CURDIR)/$(WEBHOOK_BIN) INDEXER_BIN=$(CURDIR)/$(INDEXER_BIN) SYNC_WORKER_BIN=$(CURDIR)/$(SYNC_WORKER_BIN) GOOGLE_POLLER_BIN=$(CURDIR)/$(GOOGLE_POLLER_BIN) KVSYNC_BIN=$(CURDIR)/target/debug/kvsync infra/scripts/with-moto.sh $(CARGO) test --workspace --no-fail-fast
 
 ## Measure what one event costs, and a phone index build (release build): target/bench/report.json
@@ -34,6 +34,10 @@ venv:
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+## The local moto_server's cost patches change no answer (plain moto vs patched).
+moto-patches: venv
+	.venv/bin/python infra/scripts/test_moto_atomic.py
 
 cfn-lint: venv
 	cfn-lint template.yaml
