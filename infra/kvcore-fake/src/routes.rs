@@ -112,7 +112,9 @@ async fn api(
         (state.next_fault(), state.config.latency)
     };
     if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
+        // tokio's timer rounds a sleep up to its next millisecond tick (100
+        // ms became ~101); a blocking thread's sleep keeps the latency set.
+        let _ = tokio::task::spawn_blocking(move || std::thread::sleep(latency)).await;
     }
     match fault {
         Some(Fault::Status(status)) => {
