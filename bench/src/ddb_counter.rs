@@ -1,8 +1,8 @@
 //! A counting HTTP proxy in front of moto_server: every AWS request the
 //! function makes passes here and is counted by operation (`X-Amz-Target`),
-//! and the time moto has a request in hand is added up. It can hold every
-//! request back before forwarding it (a region's round trip, which a local
-//! moto_server lacks), and keep a timeline of the requests it saw. The same
+//! and the time moto has a request in hand is added up. It can give every
+//! request a region's round trip, which a local moto_server lacks, in one of
+//! two ways ([`RoundTrip`]), and keep a timeline of the requests it saw. The same
 //! proxy in front of another HTTP server (the kvCORE fake) labels requests
 //! by method, path and query keys instead.
 
@@ -28,14 +28,30 @@ struct Forward {
     tally: Arc<Mutex<Tally>>,
 }
 
+/// How the proxy gives each request a region's round trip.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RoundTrip {
+    /// Forwarded at once, answered as soon as moto answers.
+    #[default]
+    None,
+    /// Held this long, then forwarded: the round trip plus all of moto's
+    /// own time, as if the region's service took as long as moto.
+    HeldBefore(Duration),
+    /// Forwarded at once and answered no sooner than this long after it
+    /// arrived: a region's round trip with the service's work inside it.
+    /// When moto takes longer, the request takes moto's time.
+    AtLeast(Duration),
+}
+
 /// One request as the proxy saw it: when it arrived, when it was forwarded
-/// (after the delay) and when its answer went back.
+/// (after any hold), when moto answered it, and when its answer went back.
 #[derive(Debug, Clone)]
 pub struct Span {
     /// `dynamodb:GetItem`, or `GET /v2/public/contacts?filter[email]`.
     pub label: String,
     pub arrived: Instant,
     pub forwarded: Instant,
+    pub upstream_answered: Instant,
     pub answered: Instant,
 }
 
@@ -46,8 +62,8 @@ struct Tally {
     in_flight: u32,
     since: Option<Instant>,
     busy: Duration,
-    /// Held back before each request is forwarded.
-    delay: Duration,
+    /// The round trip each request is given.
+    round_trip: RoundTrip,
     /// Requests seen since `record_timeline`, when recording.
     timeline: Option<Vec<Span>>,
 }
@@ -108,11 +124,10 @@ impl DynamoDbCounter {
         self.tally.lock().map(|t| t.busy(now)).unwrap_or_default()
     }
 
-    /// Holds every request from now on back this long before forwarding it
-    /// (zero: none), as a region's network round trip would.
-    pub fn set_delay(&self, delay: Duration) {
+    /// Gives every request from now on this round trip.
+    pub fn set_round_trip(&self, round_trip: RoundTrip) {
         if let Ok(mut tally) = self.tally.lock() {
-            tally.delay = delay;
+            tally.round_trip = round_trip;
         }
     }
 
@@ -180,30 +195,48 @@ async fn proxy(
         Some(_) => operation(target),
         None => request_label(&method, &uri),
     };
-    let delay = forward.tally.lock().map(|t| t.delay).unwrap_or_default();
-    if !delay.is_zero() {
-        // tokio's timer rounds up to the next millisecond (5 ms became
-        // ~6.3); a thread's sleep keeps the delay what it was set to.
-        let _ = tokio::task::spawn_blocking(move || std::thread::sleep(delay)).await;
+    let round_trip = forward
+        .tally
+        .lock()
+        .map(|t| t.round_trip)
+        .unwrap_or_default();
+    if let RoundTrip::HeldBefore(hold) = round_trip {
+        sleep_exactly(hold).await;
     }
     let forwarded = Instant::now();
     if let Ok(mut tally) = forward.tally.lock() {
         tally.begin(operation(target), forwarded);
     }
     let response = forward_request(&forward, method, uri, headers, body).await;
-    let answered = Instant::now();
+    let upstream_answered = Instant::now();
     if let Ok(mut tally) = forward.tally.lock() {
-        tally.end(answered);
-        if let Some(timeline) = tally.timeline.as_mut() {
-            timeline.push(Span {
-                label,
-                arrived,
-                forwarded,
-                answered,
-            });
-        }
+        tally.end(upstream_answered);
+    }
+    if let RoundTrip::AtLeast(round_trip) = round_trip {
+        let due = arrived + round_trip;
+        sleep_exactly(due.saturating_duration_since(upstream_answered)).await;
+    }
+    let answered = Instant::now();
+    if let Ok(mut tally) = forward.tally.lock()
+        && let Some(timeline) = tally.timeline.as_mut()
+    {
+        timeline.push(Span {
+            label,
+            arrived,
+            forwarded,
+            upstream_answered,
+            answered,
+        });
     }
     response
+}
+
+/// tokio's timer rounds a sleep up to its next millisecond tick (5 ms
+/// became ~6.3); a blocking thread's sleep keeps it what it was set to.
+async fn sleep_exactly(duration: Duration) {
+    if !duration.is_zero() {
+        let _ = tokio::task::spawn_blocking(move || std::thread::sleep(duration)).await;
+    }
 }
 
 async fn forward_request(
@@ -279,7 +312,7 @@ mod tests {
         let app = axum::Router::new().fallback(|| async { "ok" });
         tokio::spawn(async move { axum::serve(listener, app).await });
         let proxy = DynamoDbCounter::start(&upstream).await.unwrap();
-        proxy.set_delay(Duration::from_millis(30));
+        proxy.set_round_trip(RoundTrip::HeldBefore(Duration::from_millis(30)));
         proxy.record_timeline();
         let started = Instant::now();
         let answer = reqwest::Client::new()
@@ -297,6 +330,41 @@ mod tests {
         assert!(held >= Duration::from_millis(30), "{held:?}");
         assert!(proxy.take_timeline().is_empty(), "recording stopped");
         assert_eq!(proxy.counts()["dynamodb:GetItem"], 1);
+    }
+
+    #[tokio::test]
+    async fn an_at_least_round_trip_holds_the_answer_not_the_request() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let upstream = format!("http://{}", listener.local_addr().unwrap());
+        // The upstream takes as long as the request's path says (ms).
+        let app = axum::Router::new().fallback(|uri: Uri| async move {
+            let ms: u64 = uri.path().trim_start_matches('/').parse().unwrap_or(0);
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            "ok"
+        });
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let proxy = DynamoDbCounter::start(&upstream).await.unwrap();
+        proxy.set_round_trip(RoundTrip::AtLeast(Duration::from_millis(40)));
+        let http = reqwest::Client::new();
+        for upstream_ms in [0u64, 80] {
+            proxy.record_timeline();
+            let answer = http
+                .post(format!("{}/{upstream_ms}", proxy.url))
+                .header("x-amz-target", "DynamoDB_20120810.GetItem")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(answer.text().await.unwrap(), "ok");
+            let span = proxy.take_timeline().remove(0);
+            let whole = span.answered - span.arrived;
+            assert!(span.forwarded - span.arrived < Duration::from_millis(20));
+            let expected = Duration::from_millis(upstream_ms.max(40));
+            assert!(whole >= expected, "{upstream_ms} ms upstream: {whole:?}");
+            assert!(
+                whole < expected + Duration::from_millis(30),
+                "{upstream_ms} ms upstream, not padded beyond it: {whole:?}"
+            );
+        }
     }
 
     #[test]

@@ -1,16 +1,24 @@
 //! A warm update matched by email with a real region's latencies (issue 9):
-//! kvCORE answers every request in 100 ms and each DynamoDB request is held
-//! 5 ms before it reaches moto_server, "a delay in the fakes' path, as in a
-//! real region". Against the floor (kvCORE requests × 100 ms + 2 sequential
-//! DynamoDB round trips × 5 ms) the p50 shows what the event path adds; a
-//! timeline of the p50 event (every DynamoDB and kvCORE request's start and
-//! end, from the two proxies) shows where.
+//! kvCORE answers every request in 100 ms and each DynamoDB request takes
+//! 5 ms, "a delay in the fakes' path, as in a real region". Against the floor
+//! (kvCORE requests × 100 ms + 2 sequential DynamoDB round trips × 5 ms) the
+//! p50 shows what the event path adds; a timeline of the p50 event (every
+//! DynamoDB and kvCORE request's start and end, from the two proxies) shows
+//! where.
+//!
+//! A DynamoDB request is given its 5 ms in two ways, one run of events each:
+//! - *taking 5 ms* (the target): answered no sooner than 5 ms after it
+//!   arrived, moto's work inside those 5 ms as a region's service time is
+//!   inside its round trip; moto's time beyond 5 ms still counts;
+//! - *held 5 ms, then moto*: held before it reaches moto, so all of the
+//!   local moto_server's own time (Python, one request at a time) comes on
+//!   top of the 5 ms: a harsher figure, reported beside it.
 
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::ddb_counter::{DynamoDbCounter, Span};
+use crate::ddb_counter::{DynamoDbCounter, RoundTrip, Span};
 use crate::scenarios::{self, BOTH, Expect};
 use crate::stats::{self, Counts, covered, median, merged, ms, per_event, percentile, round};
 use crate::{Bench, Error, mark, warm_function};
@@ -40,12 +48,13 @@ struct Sample {
 }
 
 /// A request's offsets from the event's send: arrived at the proxy,
-/// forwarded (after any delay), answered.
+/// forwarded (after any hold), answered by moto (or kvCORE), answered.
 #[derive(Clone)]
 struct Request {
     label: String,
     arrived: Duration,
     forwarded: Duration,
+    upstream_answered: Duration,
     answered: Duration,
 }
 
@@ -56,6 +65,7 @@ impl Request {
             label: span.label.clone(),
             arrived: offset(span.arrived),
             forwarded: offset(span.forwarded),
+            upstream_answered: offset(span.upstream_answered),
             answered: offset(span.answered),
         }
     }
@@ -65,10 +75,20 @@ fn whole(requests: &[Request]) -> Vec<(Duration, Duration)> {
     requests.iter().map(|r| (r.arrived, r.answered)).collect()
 }
 
+/// The two ways a DynamoDB request is given its round trip, the target's
+/// first: (report key, round trip).
+const ROUND_TRIPS: [(&str, RoundTrip); 2] = [
+    ("dynamodb_taking_5ms", RoundTrip::AtLeast(DYNAMODB_DELAY)),
+    (
+        "dynamodb_held_5ms_then_moto",
+        RoundTrip::HeldBefore(DYNAMODB_DELAY),
+    ),
+];
+
 pub async fn real_region(ddb: &DynamoDbCounter) -> Result<Value, Error> {
     let bench = Bench::start(ddb, &[BOTH]).await?;
     let fake = bench.stack.fake();
-    let bodies: Vec<Value> = (0..EVENTS)
+    let bodies: Vec<Value> = (0..EVENTS * ROUND_TRIPS.len())
         .map(|i| scenarios::update_by_email(fake, i))
         .collect();
     bench.build_index().await?;
@@ -77,26 +97,32 @@ pub async fn real_region(ddb: &DynamoDbCounter) -> Result<Value, Error> {
     let kvcore_url = format!("{}/v2/public", kvcore.url);
     let (function, _) = warm_function(&bench, ddb, BOTH, 0, Some(kvcore_url)).await?;
     fake.set_latency(KVCORE_LATENCY);
-    ddb.set_delay(DYNAMODB_DELAY);
-    let mut samples = Vec::with_capacity(EVENTS);
+    let mut report = serde_json::Map::new();
     let mut failure = None;
-    for (i, body) in bodies.iter().enumerate() {
-        match event(&bench, &function, ddb, &kvcore, i, body).await {
-            Ok(sample) => samples.push(sample),
-            Err(error) => {
-                failure = Some(error);
+    for (run, ((key, round_trip), bodies)) in
+        ROUND_TRIPS.iter().zip(bodies.chunks(EVENTS)).enumerate()
+    {
+        ddb.set_round_trip(*round_trip);
+        let mut samples = Vec::with_capacity(EVENTS);
+        for (i, body) in bodies.iter().enumerate() {
+            match event(&bench, &function, ddb, &kvcore, run * EVENTS + i, body).await {
+                Ok(sample) => samples.push(sample),
+                Err(error) => failure = Some(error),
+            }
+            if failure.is_some() {
                 break;
             }
         }
+        report.insert(key.to_string(), summarize(&samples, *round_trip));
     }
     fake.set_latency(Duration::ZERO);
-    ddb.set_delay(Duration::ZERO);
+    ddb.set_round_trip(RoundTrip::None);
     function.shutdown().await;
     bench.drop_tables().await?;
-    if let Some(error) = failure {
-        return Err(error);
+    match failure {
+        Some(error) => Err(error),
+        None => Ok(Value::Object(report)),
     }
-    Ok(summarize(&samples))
 }
 
 async fn event(
@@ -137,7 +163,8 @@ async fn event(
     })
 }
 
-fn summarize(samples: &[Sample]) -> Value {
+fn summarize(samples: &[Sample], round_trip: RoundTrip) -> Value {
+    let held = matches!(round_trip, RoundTrip::HeldBefore(_));
     let n = samples.len();
     let latencies: Vec<Duration> = samples.iter().map(|s| s.latency).collect();
     let p50 = percentile(&latencies, 50.0);
@@ -179,18 +206,25 @@ fn summarize(samples: &[Sample]) -> Value {
         covered(
             &s.dynamodb
                 .iter()
-                .map(|r| (r.forwarded, r.answered))
+                .map(|r| (r.forwarded, r.upstream_answered))
                 .collect::<Vec<_>>(),
         )
     };
-    // What the event path itself adds: the latency less the local
-    // moto_server's own time (a region's DynamoDB answers within the
-    // delay), against the same floor.
+    // Held before moto: what the event path itself adds is the latency
+    // less the local moto_server's own time (a region's DynamoDB answers
+    // within the round trip), against the same floor.
     let less_moto: Vec<Duration> = samples
         .iter()
         .map(|s| s.latency.saturating_sub(in_moto(s)))
         .collect();
     let p50_less_moto = percentile(&less_moto, 50.0);
+    let (less_moto_ms, less_moto_ratio) = match held {
+        true => (
+            json!(ms(p50_less_moto)),
+            json!(round(p50_less_moto.as_secs_f64() / floor.as_secs_f64(), 3)),
+        ),
+        false => (Value::Null, Value::Null),
+    };
     let timeline = samples
         .iter()
         .find(|s| s.latency == p50)
@@ -198,6 +232,10 @@ fn summarize(samples: &[Sample]) -> Value {
         .unwrap_or_default();
     json!({
         "scenario": "update matched by email, real region latencies",
+        "dynamodb_round_trip": match held {
+            true => "held 5 ms before moto_server, then all of moto's own time",
+            false => "taking 5 ms: answered no sooner than 5 ms after it arrived, moto's work inside",
+        },
         "events": n,
         "kvcore_latency_ms": ms(KVCORE_LATENCY),
         "dynamodb_delay_ms": ms(DYNAMODB_DELAY),
@@ -214,12 +252,13 @@ fn summarize(samples: &[Sample]) -> Value {
         "p50_over_floor": ratio,
         "target_ratio": MAX_RATIO,
         "within_target": ratio <= MAX_RATIO,
+        "judged_against_target": !held,
         "in_kvcore_p50_ms": p50_of(&|s| covered(&whole(&s.kvcore_spans))),
         "in_dynamodb_p50_ms": p50_of(&|s| covered(&whole(&s.dynamodb))),
         "in_moto_p50_ms": p50_of(&in_moto),
         "outside_requests_p50_ms": p50_of(&outside),
-        "p50_less_moto_ms": ms(p50_less_moto),
-        "p50_less_moto_over_floor": round(p50_less_moto.as_secs_f64() / floor.as_secs_f64(), 3),
+        "p50_less_moto_ms": less_moto_ms,
+        "p50_less_moto_over_floor": less_moto_ratio,
         "timeline_of_p50_event": timeline,
     })
 }
@@ -241,40 +280,58 @@ fn timeline_of(sample: &Sample) -> Vec<Value> {
                 "request": r.label,
                 "start_ms": ms(r.arrived),
                 "forwarded_ms": ms(r.forwarded),
+                "upstream_answered_ms": ms(r.upstream_answered),
                 "end_ms": ms(r.answered),
             })
         })
         .collect();
-    rows.push(json!({"service": "invoke", "request": "answer received", "start_ms": ms(sample.latency), "forwarded_ms": ms(sample.latency), "end_ms": ms(sample.latency)}));
+    let at = ms(sample.latency);
+    rows.push(
+        json!({"service": "invoke", "request": "answer received", "start_ms": at,
+                     "forwarded_ms": at, "upstream_answered_ms": at, "end_ms": at}),
+    );
     rows
 }
 
+/// Prints both runs, the target's first.
 pub fn print(real: &Value) {
-    let number = |key: &str| real[key].as_f64().unwrap_or_default();
+    for (key, _) in ROUND_TRIPS {
+        print_run(&real[key]);
+    }
+}
+
+fn print_run(run: &Value) {
+    let number = |key: &str| run[key].as_f64().unwrap_or_default();
     println!(
-        "\n{} ({} warm events; kvCORE {} ms a request, DynamoDB held {} ms a request):",
-        real["scenario"].as_str().unwrap_or_default(),
-        real["events"],
+        "\n{} ({} warm events; kvCORE {} ms a request; DynamoDB {}):",
+        run["scenario"].as_str().unwrap_or_default(),
+        run["events"],
         number("kvcore_latency_ms"),
-        number("dynamodb_delay_ms"),
+        run["dynamodb_round_trip"].as_str().unwrap_or_default(),
     );
+    let verdict = match run["judged_against_target"] == true {
+        true => format!(
+            "target <= {MAX_RATIO}: {}",
+            mark(run["within_target"] == true)
+        ),
+        false => "(beside the target)".to_string(),
+    };
     println!(
-        "  p50 {} ms, p95 {} ms; floor {} ms ({}); p50/floor {}   target <= {MAX_RATIO}: {}",
+        "  p50 {} ms, p95 {} ms; floor {} ms ({}); p50/floor {}   {verdict}",
         number("p50_ms"),
         number("p95_ms"),
         number("floor_ms"),
-        real["floor"].as_str().unwrap_or_default(),
+        run["floor"].as_str().unwrap_or_default(),
         number("p50_over_floor"),
-        mark(real["within_target"] == true),
     );
     println!(
         "  per event: kvCORE {} ({}), sequential {}; DynamoDB {} ({}), sequential round trips {}",
-        real["kvcore_requests_per_event"],
-        crate::breakdown(&real["kvcore_by_request"]),
-        real["kvcore_sequential_requests_p50"],
-        real["dynamodb_requests_per_event"],
-        crate::breakdown(&real["aws_by_operation"]),
-        real["dynamodb_sequential_round_trips_p50"],
+        run["kvcore_requests_per_event"],
+        crate::breakdown(&run["kvcore_by_request"]),
+        run["kvcore_sequential_requests_p50"],
+        run["dynamodb_requests_per_event"],
+        crate::breakdown(&run["aws_by_operation"]),
+        run["dynamodb_sequential_round_trips_p50"],
     );
     println!(
         "  p50 of the time in kvCORE {} ms, in DynamoDB {} ms (of which in moto {} ms), in no request {} ms",
@@ -283,22 +340,28 @@ pub fn print(real: &Value) {
         number("in_moto_p50_ms"),
         number("outside_requests_p50_ms"),
     );
+    if !run["p50_less_moto_ms"].is_null() {
+        println!(
+            "  less the local moto_server's own time: p50 {} ms, {} × the floor",
+            number("p50_less_moto_ms"),
+            number("p50_less_moto_over_floor"),
+        );
+    }
     println!(
-        "  less the local moto_server's own time: p50 {} ms, {} × the floor",
-        number("p50_less_moto_ms"),
-        number("p50_less_moto_over_floor"),
+        "  timeline of the p50 event (ms from the invoke; arrived → forwarded → upstream answered → answered):"
     );
-    println!("  timeline of the p50 event (ms from the invoke; start → forwarded → end):");
-    for row in real["timeline_of_p50_event"]
+    for row in run["timeline_of_p50_event"]
         .as_array()
         .into_iter()
         .flatten()
     {
+        let at = |key: &str| row[key].as_f64().unwrap_or_default();
         println!(
-            "    {:>8.2} → {:>8.2} → {:>8.2}  {:<8} {}",
-            row["start_ms"].as_f64().unwrap_or_default(),
-            row["forwarded_ms"].as_f64().unwrap_or_default(),
-            row["end_ms"].as_f64().unwrap_or_default(),
+            "    {:>8.2} → {:>8.2} → {:>8.2} → {:>8.2}  {:<8} {}",
+            at("start_ms"),
+            at("forwarded_ms"),
+            at("upstream_answered_ms"),
+            at("end_ms"),
             row["service"].as_str().unwrap_or_default(),
             row["request"].as_str().unwrap_or_default(),
         );
