@@ -9,7 +9,7 @@
 //! id under the stack's prefix); the kvCORE token accepted
 //! (`GET /contacts?limit=1`) and its expiry (JWT `exp`, read without
 //! checking the signature: kvCORE's own answer is the proof, the expiry
-//! only a reminder; `kvsync::kvcore::token`); for Follow Up Boss the API
+//! only a reminder; `kvsync::adapters::kvcore::token`); for Follow Up Boss the API
 //! key accepted (`GET /identity`) and the people webhooks registered to
 //! the workflow's URL; for Google the grant alive (a refresh-token exchange
 //! at `GOOGLE_OAUTH_TOKEN_URL`) and the last poll; the phone index built
@@ -20,14 +20,14 @@ use std::time::Duration;
 
 use clap::Args;
 use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
-use kvsync::followupboss::{PEOPLE_EVENTS, SourceError, Webhook};
-use kvsync::kvcore::KvcoreError;
-use kvsync::kvcore::token::{EXPIRY_WARNING_DAYS, Expiry};
-use kvsync::phone_index::{REBUILD_AFTER, Scope};
-use kvsync::secrets;
-use kvsync::services::Services;
-use kvsync::settings::{self, Attr, AuthScheme, Settings, Source};
-use kvsync::store::{EventStatus, GoogleSyncStore, IndexMeta};
+use kvsync::adapters::followupboss::{PEOPLE_EVENTS, SourceError, Webhook};
+use kvsync::adapters::kvcore::KvcoreError;
+use kvsync::adapters::kvcore::token::{EXPIRY_WARNING_DAYS, Expiry};
+use kvsync::adapters::secrets;
+use kvsync::adapters::store::{EventStatus, GoogleSyncStore, IndexMeta};
+use kvsync::domain::settings::{self, Attr, AuthScheme, Settings, Source};
+use kvsync::flows::phone_index::{REBUILD_AFTER, Scope};
+use kvsync::flows::services::Services;
 use serde::Serialize;
 
 use crate::followupboss::{SystemArgs, resolve_system, same_url};
@@ -144,7 +144,7 @@ pub async fn run(stack_args: &StackArgs, args: DoctorArgs) -> Result<ExitCode, S
         services: &services,
         system: &args.system,
         secret_names,
-        now_ms: kvsync::sync::now_ms(),
+        now_ms: kvsync::clock::now_ms(),
     };
     let mut checks = Vec::new();
     if ids.is_empty() {
@@ -648,21 +648,25 @@ pub fn shape_verdict(kind: SecretKind, value: &str, id: &str) -> Verdict {
                 Some("store the bare token, or JSON {\"token\": \"...\"}".into()),
             ),
         },
-        SecretKind::Webhook(AuthScheme::Standard) => match kvsync::auth::standard_key(value) {
-            Ok(_) if value.trim().starts_with("whsec_") => {
-                ok(format!("'{id}' holds a Standard Webhooks key"))
+        SecretKind::Webhook(AuthScheme::Standard) => {
+            match kvsync::domain::auth::standard_key(value) {
+                Ok(_) if value.trim().starts_with("whsec_") => {
+                    ok(format!("'{id}' holds a Standard Webhooks key"))
+                }
+                Ok(_) => verdict(
+                    Status::Warning,
+                    format!("'{id}' is base64 without the whsec_ prefix"),
+                    Some("store it as whsec_<base64> (the sender's libraries expect that)".into()),
+                ),
+                Err(_) => verdict(
+                    Status::Problem,
+                    format!("'{id}' is not a Standard Webhooks key (whsec_ followed by base64)"),
+                    Some(
+                        "store whsec_<base64>; every signed delivery is refused until then".into(),
+                    ),
+                ),
             }
-            Ok(_) => verdict(
-                Status::Warning,
-                format!("'{id}' is base64 without the whsec_ prefix"),
-                Some("store it as whsec_<base64> (the sender's libraries expect that)".into()),
-            ),
-            Err(_) => verdict(
-                Status::Problem,
-                format!("'{id}' is not a Standard Webhooks key (whsec_ followed by base64)"),
-                Some("store whsec_<base64>; every signed delivery is refused until then".into()),
-            ),
-        },
+        }
         SecretKind::Webhook(AuthScheme::FollowUpBoss) => {
             ok(format!("'{id}' holds the Follow Up Boss system key"))
         }
@@ -915,7 +919,7 @@ fn ago(ms: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kvsync::store::BuildCursor;
+    use kvsync::adapters::store::BuildCursor;
 
     const NOW_S: i64 = 1_800_000_000;
     const DAY: i64 = 86_400;

@@ -6,14 +6,16 @@
 //! `FOLLOWUPBOSS_SYSTEM_KEY`, else (the key only) the workflow's
 //! `webhook_secret` when its auth is `followupboss`, since Follow Up Boss
 //! signs deliveries with the registering system's key and the function
-//! checks them with that secret. API: `kvsync::followupboss`.
+//! checks them with that secret. API: `kvsync::adapters::followupboss`.
 
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use kvsync::followupboss::{MAX_WEBHOOKS_PER_EVENT, PEOPLE_EVENTS, SourceError, System, Webhook};
-use kvsync::services::Services;
-use kvsync::settings::{AuthScheme, Settings, Source};
+use kvsync::adapters::followupboss::{
+    MAX_WEBHOOKS_PER_EVENT, PEOPLE_EVENTS, SourceError, System, Webhook,
+};
+use kvsync::domain::settings::{AuthScheme, Settings, Source};
+use kvsync::flows::services::Services;
 
 use crate::stack::{Stack, StackArgs};
 

@@ -15,12 +15,12 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
-use kvsync::google::{
+use kvsync::adapters::google::{
     CodeGrant, DEFAULT_PEOPLE_BASE_URL, DEFAULT_TOKEN_URL, Google, pkce_challenge,
 };
-use kvsync::settings::Source;
-use kvsync::store::{GoogleSyncStore, ListingKind, Workflows};
-use kvsync::sync::now_ms;
+use kvsync::adapters::store::{GoogleSyncStore, ListingKind, Workflows};
+use kvsync::clock::now_ms;
+use kvsync::domain::settings::Source;
 use rand::distr::{Alphanumeric, SampleString};
 use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -7,12 +7,13 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use indicatif::{HumanDuration, ProgressBar, ProgressStyle};
-use kvsync::kvcore::Pacer;
-use kvsync::phone_index::{BuildReport, PhoneIndex, Scope};
-use kvsync::secrets;
-use kvsync::settings::Settings;
-use kvsync::store::IndexMeta;
-use kvsync::sync::{Invocation, Services, now_ms};
+use kvsync::adapters::kvcore::Pacer;
+use kvsync::adapters::secrets;
+use kvsync::adapters::store::IndexMeta;
+use kvsync::clock::now_ms;
+use kvsync::domain::settings::Settings;
+use kvsync::flows::phone_index::{BuildReport, PhoneIndex, Scope};
+use kvsync::flows::{Invocation, Services};
 
 use crate::when;
 
@@ -236,20 +237,20 @@ async fn token_rate(services: &Services, settings: &Settings) -> Result<f64, Str
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kvsync::store::BuildCursor;
+    use kvsync::adapters::store::BuildCursor;
 
     fn scope() -> Scope {
-        let item = kvsync::settings::Item::from([
+        let item = kvsync::domain::settings::Item::from([
             (
                 "kvcore_token_secret".to_string(),
-                kvsync::settings::Attr::S("kvsync/t".into()),
+                kvsync::domain::settings::Attr::S("kvsync/t".into()),
             ),
             (
                 "webhook_secret".to_string(),
-                kvsync::settings::Attr::S("w".into()),
+                kvsync::domain::settings::Attr::S("w".into()),
             ),
         ]);
-        Scope::of(&kvsync::settings::parse("wf", &item).unwrap().0)
+        Scope::of(&kvsync::domain::settings::parse("wf", &item).unwrap().0)
     }
 
     #[test]

@@ -4,12 +4,12 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use kvsync::settings::{Attr, Item};
+use kvsync::domain::settings::{Attr, Item};
 
 /// A workflow item as the SDK reads it, in the console's types (the same
 /// reading the function does).
 pub fn from_sdk(item: &HashMap<String, AttributeValue>) -> Item {
-    kvsync::store::settings_item(item)
+    kvsync::adapters::store::settings_item(item)
 }
 
 /// A `settings::Item` as the SDK writes it. `Binary` (never valid in a

@@ -24,8 +24,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{CommandFactory, Parser, Subcommand};
-use kvsync::store::{EventRecord, EventStatus};
-use kvsync::sync::{self, Invocation, Services};
+use kvsync::adapters::store::{EventRecord, EventStatus};
+use kvsync::flows::{self, Invocation, Services};
 use stack::{Stack, StackArgs};
 
 /// One replay gets as long as one webhook invocation.
@@ -276,7 +276,7 @@ async fn run(stack: &StackArgs, command: Command) -> Result<ExitCode, String> {
             let mut all_ok = true;
             for event_id in &event_ids {
                 let invocation = Invocation::within(REPLAY_BUDGET);
-                match sync::replay(&services, &workflow_id, event_id, invocation).await {
+                match flows::delivery::replay(&services, &workflow_id, event_id, invocation).await {
                     Ok(answer) => {
                         println!("{}", serde_json::to_string(&answer).unwrap_or_default())
                     }

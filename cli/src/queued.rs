@@ -4,9 +4,9 @@
 
 use std::process::ExitCode;
 
-use kvsync::queue::PersonMessage;
-use kvsync::store::{EventRecord, EventStatus, PersonStatus};
-use kvsync::sync::Services;
+use kvsync::adapters::queue::PersonMessage;
+use kvsync::adapters::store::{EventRecord, EventStatus, PersonStatus};
+use kvsync::flows::Services;
 
 /// Moves every dead-lettered message of `workflow_id` back onto the sync
 /// queue, where the `sync-worker` syncs it through the same path as any
@@ -85,7 +85,7 @@ pub async fn history_detail(
                 .as_deref()
                 .and_then(|m| serde_json::from_str::<PersonMessage>(m).ok())
                 .map(|m| match m.subject {
-                    kvsync::queue::MessageSubject::Fetch { source_id } => source_id,
+                    kvsync::adapters::queue::MessageSubject::Fetch { source_id } => source_id,
                     _ => format!("#{}", m.index),
                 })
                 .unwrap_or_else(|| format!("#{}", person.index));

@@ -9,12 +9,14 @@ use std::collections::BTreeMap;
 
 use aws_config::SdkConfig;
 use clap::Args;
-use kvsync::followupboss::{self, FollowUpBoss};
-use kvsync::kvcore::{DEFAULT_BASE_URL, Kvcore};
-use kvsync::queue::Queue;
-use kvsync::secrets::Secrets;
-use kvsync::services::Services;
-use kvsync::store::{DEFAULT_RETENTION_DAYS, Ledger, PacingStore, PhoneIndexStore, Workflows};
+use kvsync::adapters::followupboss::{self, FollowUpBoss};
+use kvsync::adapters::kvcore::{DEFAULT_BASE_URL, Kvcore};
+use kvsync::adapters::queue::Queue;
+use kvsync::adapters::secrets::Secrets;
+use kvsync::adapters::store::{
+    DEFAULT_RETENTION_DAYS, Ledger, PacingStore, PhoneIndexStore, Workflows,
+};
+use kvsync::flows::services::Services;
 
 /// The secrets prefix template.yaml's `SecretsPrefix` defaults to.
 pub const DEFAULT_SECRETS_PREFIX: &str = "kvsync/";

@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use base64::Engine;
 use clap::{Args, ValueEnum};
-use kvsync::settings::{self, Attr, Item};
+use kvsync::domain::settings::{self, Attr, Item};
 use rand::RngCore;
 
 use crate::item;
@@ -411,7 +411,7 @@ fn dynamo_message<E: aws_sdk_dynamodb::error::ProvideErrorMetadata, R>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kvsync::settings::{AuthScheme, Source};
+    use kvsync::domain::settings::{AuthScheme, Source};
 
     fn args(source: SourceArg) -> NewArgs {
         NewArgs {
@@ -456,7 +456,7 @@ mod tests {
     #[test]
     fn generated_secrets_are_standard_webhooks_keys() {
         let secret = new_whsec();
-        let key = kvsync::auth::standard_key(&secret).unwrap();
+        let key = kvsync::domain::auth::standard_key(&secret).unwrap();
         assert!(secret.starts_with("whsec_"));
         assert_eq!(key.len(), 32);
         assert_ne!(new_whsec(), secret);

@@ -1,31 +1,15 @@
 //! kvsync: keeps kvCORE in step with the apps contacts start in.
 //!
-//! `sync` tells the story of one webhook delivery; the pure domain
-//! (`contact`, `settings`, `sources`, `matching`, `plan`, `fields`) decides;
-//! the adapters (`kvcore`, `store`, `secrets`) do the I/O.
+//! Three floors, each importing only those below it:
+//! - [`flows`] order the I/O of the four flows (a webhook delivery, a queued
+//!   person, a Google poll, a phone index refresh), top to bottom;
+//! - [`adapters`] talk to one remote service each (kvCORE, Google, Follow Up
+//!   Boss, DynamoDB, SQS, Secrets Manager, CloudWatch) and decide nothing;
+//! - [`domain`] decides, with no I/O: contacts and phones, settings,
+//!   source payloads, matching, the plan and its field diff.
 
-pub mod auth;
+pub mod adapters;
 pub mod clock;
-pub mod contact;
-pub mod delivery;
-pub mod fields;
-pub mod followupboss;
-pub mod google;
-pub mod google_poll;
-pub mod kvcore;
+pub mod domain;
+pub mod flows;
 pub mod logging;
-pub mod matching;
-pub mod metrics;
-pub mod outcome;
-pub mod phone;
-pub mod phone_index;
-pub mod plan;
-pub mod queue;
-pub mod queued;
-pub mod retry;
-pub mod secrets;
-pub mod services;
-pub mod settings;
-pub mod sources;
-pub mod store;
-pub mod sync;

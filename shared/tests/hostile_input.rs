@@ -7,15 +7,15 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use kvcore_fake::{FakeConfig, FakeKvcore};
-use kvsync::contact::Region;
-use kvsync::delivery::Delivery;
-use kvsync::followupboss::FollowUpBoss;
-use kvsync::kvcore::Kvcore;
-use kvsync::secrets::Secrets;
-use kvsync::settings::Source;
-use kvsync::sources::{self, ParseContext, followupboss};
-use kvsync::store::{Ledger, PhoneIndexStore, Workflows};
-use kvsync::sync::{self, Invocation, Services, SyncError};
+use kvsync::adapters::followupboss::FollowUpBoss;
+use kvsync::adapters::kvcore::Kvcore;
+use kvsync::adapters::secrets::Secrets;
+use kvsync::adapters::store::{Ledger, PhoneIndexStore, Workflows};
+use kvsync::domain::contact::Region;
+use kvsync::domain::delivery::Delivery;
+use kvsync::domain::settings::Source;
+use kvsync::domain::sources::{self, ParseContext, followupboss};
+use kvsync::flows::{self, Invocation, Services, SyncError};
 use kvsync_devstack::{aws, stack, template};
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -198,7 +198,7 @@ fn deliver_everywhere(body: Vec<u8>) -> Result<(), TestCaseError> {
     for workflow in ["generic", "fub", "google"] {
         let delivery =
             Delivery::new(workflow, body.clone()).with_header("x-kvsync-token", "hostile-token");
-        let answer = stack.runtime.block_on(sync::handle(
+        let answer = stack.runtime.block_on(flows::delivery::handle(
             &stack.services,
             &delivery,
             Invocation::within(Duration::from_secs(10)),

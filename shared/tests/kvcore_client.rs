@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use kvcore_fake::{DuplicatePolicy, FakeConfig, FakeKvcore, Fault};
-use kvsync::contact::Email;
-use kvsync::kvcore::{ContactsPage, Kvcore, KvcoreError, Session};
-use kvsync::retry::Transient;
+use kvsync::adapters::kvcore::{ContactsPage, Kvcore, KvcoreError, Session};
+use kvsync::adapters::retry::Transient;
+use kvsync::domain::contact::Email;
 use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 

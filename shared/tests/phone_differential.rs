@@ -6,7 +6,7 @@
 //! with US's; `infra/scripts/phone_fixture.py` writes it. kvsync must agree
 //! on every entry: valid or not, the E.164 form, the extension.
 
-use kvsync::phone::{Phone, PhoneKind, Region};
+use kvsync::domain::phone::{Phone, PhoneKind, Region};
 use serde_json::Value;
 
 struct Entry {

@@ -7,11 +7,11 @@ use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use kvcore_fake::{FakeConfig, FakeKvcore};
-use kvsync::contact::Region;
-use kvsync::kvcore::Kvcore;
-use kvsync::phone_index::{self, IndexError, PhoneIndex, Scope};
-use kvsync::store::{IndexedContact, MetaUpdate, PhoneIndexStore};
-use kvsync::sync::now_ms;
+use kvsync::adapters::kvcore::Kvcore;
+use kvsync::adapters::store::{IndexedContact, MetaUpdate, PhoneIndexStore};
+use kvsync::clock::now_ms;
+use kvsync::domain::contact::Region;
+use kvsync::flows::phone_index::{self, IndexError, PhoneIndex, Scope};
 use kvsync_devstack::{aws, stack, template};
 use serde_json::json;
 use tokio::time::Instant;

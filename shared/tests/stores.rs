@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use kvsync::secrets::{SecretError, Secrets};
-use kvsync::settings::Source;
-use kvsync::store::{WorkflowError, Workflows};
+use kvsync::adapters::secrets::{SecretError, Secrets};
+use kvsync::adapters::store::{WorkflowError, Workflows};
+use kvsync::domain::settings::Source;
 use kvsync_devstack::{aws, stack, template};
 use serde_json::json;
 

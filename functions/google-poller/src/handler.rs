@@ -6,10 +6,11 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use kvsync::google_poll::{GooglePoller, Run, WorkflowSummary};
-use kvsync::kvcore::Pacer;
-use kvsync::settings::{DEFAULT_KVCORE_MAX_RPS, Settings, kvcore_rates};
-use kvsync::sync::{keep_margin, now_ms, time_left};
+use kvsync::adapters::kvcore::Pacer;
+use kvsync::clock::now_ms;
+use kvsync::domain::settings::{DEFAULT_KVCORE_MAX_RPS, Settings, kvcore_rates};
+use kvsync::flows::google_poll::{GooglePoller, Run, WorkflowSummary};
+use kvsync::flows::{keep_margin, time_left};
 use lambda_runtime::{Context, Error, LambdaEvent};
 use serde::Serialize;
 use serde_json::Value;
@@ -104,7 +105,7 @@ fn run_of(context: &Context) -> Run {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kvsync::settings::{Attr, Item, parse};
+    use kvsync::domain::settings::{Attr, Item, parse};
 
     fn workflow(id: &str, token: &str, extra: &[(&str, Attr)]) -> Settings {
         let mut item = Item::from([

@@ -5,20 +5,22 @@
 
 mod handler;
 
-use kvsync::followupboss::{self, FollowUpBoss};
-use kvsync::google::{DEFAULT_PEOPLE_BASE_URL, DEFAULT_TOKEN_URL, Google};
-use kvsync::google_poll::GooglePoller;
-use kvsync::kvcore::{DEFAULT_BASE_URL, Kvcore};
-use kvsync::secrets::Secrets;
-use kvsync::services::Services;
-use kvsync::store::{DEFAULT_RETENTION_DAYS, GoogleSyncStore, Ledger, PhoneIndexStore, Workflows};
+use kvsync::adapters::followupboss::{self, FollowUpBoss};
+use kvsync::adapters::google::{DEFAULT_PEOPLE_BASE_URL, DEFAULT_TOKEN_URL, Google};
+use kvsync::adapters::kvcore::{DEFAULT_BASE_URL, Kvcore};
+use kvsync::adapters::secrets::Secrets;
+use kvsync::adapters::store::{
+    DEFAULT_RETENTION_DAYS, GoogleSyncStore, Ledger, PhoneIndexStore, Workflows,
+};
+use kvsync::flows::google_poll::GooglePoller;
+use kvsync::flows::services::Services;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     kvsync::logging::init();
-    kvsync::metrics::enable();
+    kvsync::adapters::metrics::enable();
 
     let poller = poller_from_env().await?;
     let poller = &poller;

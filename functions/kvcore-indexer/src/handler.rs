@@ -7,14 +7,15 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use kvsync::kvcore::token::Expiry;
-use kvsync::kvcore::{Kvcore, Pacer};
-use kvsync::metrics;
-use kvsync::phone_index::{IndexError, PhoneIndex, Scope, needs_build};
-use kvsync::secrets::{self, Secrets};
-use kvsync::settings::{DEFAULT_KVCORE_MAX_RPS, Settings, kvcore_rates};
-use kvsync::store::{IndexMeta, PacingStore, PhoneIndexStore, StoreError, Workflows};
-use kvsync::sync::{keep_margin, now_ms, time_left};
+use kvsync::adapters::kvcore::token::Expiry;
+use kvsync::adapters::kvcore::{Kvcore, Pacer};
+use kvsync::adapters::metrics;
+use kvsync::adapters::secrets::{self, Secrets};
+use kvsync::adapters::store::{IndexMeta, PacingStore, PhoneIndexStore, StoreError, Workflows};
+use kvsync::clock::now_ms;
+use kvsync::domain::settings::{DEFAULT_KVCORE_MAX_RPS, Settings, kvcore_rates};
+use kvsync::flows::phone_index::{IndexError, PhoneIndex, Scope, needs_build};
+use kvsync::flows::{keep_margin, time_left};
 use lambda_runtime::{Context, Error, LambdaEvent};
 use serde::Serialize;
 use serde_json::Value;
@@ -345,7 +346,7 @@ impl Run {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kvsync::settings::{Attr, Item, parse};
+    use kvsync::domain::settings::{Attr, Item, parse};
 
     fn workflow(id: &str, token: &str, country: &str, extra: &[(&str, Attr)]) -> Settings {
         let mut item = Item::from([

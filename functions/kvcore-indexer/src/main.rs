@@ -6,9 +6,9 @@
 mod handler;
 
 use handler::Indexer;
-use kvsync::kvcore::{DEFAULT_BASE_URL, Kvcore};
-use kvsync::secrets::Secrets;
-use kvsync::store::{PacingStore, PhoneIndexStore, Workflows};
+use kvsync::adapters::kvcore::{DEFAULT_BASE_URL, Kvcore};
+use kvsync::adapters::secrets::Secrets;
+use kvsync::adapters::store::{PacingStore, PhoneIndexStore, Workflows};
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use serde_json::Value;
 
@@ -16,7 +16,7 @@ use serde_json::Value;
 async fn main() -> Result<(), Error> {
     kvsync::logging::init();
     // EMF lines on stdout: KvcoreTokenDaysLeft (template.yaml alarms on it).
-    kvsync::metrics::enable();
+    kvsync::adapters::metrics::enable();
 
     let indexer = indexer_from_env().await?;
     let indexer = &indexer;

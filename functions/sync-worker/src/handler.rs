@@ -7,9 +7,10 @@
 use std::time::{Duration, SystemTime};
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use kvsync::metrics;
-use kvsync::queued::{self, MessageOutcome, Receives};
-use kvsync::sync::{Invocation, Services, SyncError, now_ms};
+use kvsync::adapters::metrics;
+use kvsync::clock::now_ms;
+use kvsync::flows::queued::{self, MessageOutcome, Receives};
+use kvsync::flows::{Invocation, Services, SyncError};
 use lambda_runtime::{Error, LambdaEvent};
 
 /// Time kept back from the invocation deadline to record and answer.

@@ -5,13 +5,13 @@
 
 mod handler;
 
-use kvsync::sync::Services;
+use kvsync::flows::Services;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     kvsync::logging::init();
-    kvsync::metrics::enable();
+    kvsync::adapters::metrics::enable();
     let services = Services::from_env().await?;
     let receive_limit = handler::receive_limit_from_env()?;
     if services.pacing.is_none() {

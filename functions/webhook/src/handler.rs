@@ -1,13 +1,13 @@
-//! The HTTP edge: an API Gateway request → a `Delivery` → `sync::handle` →
+//! The HTTP edge: an API Gateway request → a `Delivery` → `flows::delivery::handle` →
 //! the JSON answer. Every error's status is decided here, once.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
-use kvsync::delivery::Delivery;
-use kvsync::metrics;
-use kvsync::outcome::Answer;
-use kvsync::sync::{self, Invocation, Services, SyncError};
+use kvsync::adapters::metrics;
+use kvsync::domain::delivery::Delivery;
+use kvsync::domain::outcome::Answer;
+use kvsync::flows::{self, Invocation, Services, SyncError};
 use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Error, Request, RequestExt, Response};
 use serde_json::json;
@@ -26,10 +26,12 @@ pub async fn handle(services: &Services, request: Request) -> Result<Response<Bo
     }
     let invocation = invocation(&request);
     let delivery = delivery(request);
-    Ok(match sync::handle(services, &delivery, invocation).await {
-        Ok(answer) => json_response(status_of_answer(&answer), serde_json::to_string(&answer)?),
-        Err(error) => error_response(&delivery.workflow_id, &error),
-    })
+    Ok(
+        match flows::delivery::handle(services, &delivery, invocation).await {
+            Ok(answer) => json_response(status_of_answer(&answer), serde_json::to_string(&answer)?),
+            Err(error) => error_response(&delivery.workflow_id, &error),
+        },
+    )
 }
 
 fn delivery(request: Request) -> Delivery {
@@ -139,10 +141,10 @@ fn json_response(status: StatusCode, body: String) -> Response<Body> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kvsync::auth::AuthError;
-    use kvsync::followupboss::SourceError;
-    use kvsync::kvcore::KvcoreError;
-    use kvsync::sources::PayloadError;
+    use kvsync::adapters::followupboss::SourceError;
+    use kvsync::adapters::kvcore::KvcoreError;
+    use kvsync::domain::auth::AuthError;
+    use kvsync::domain::sources::PayloadError;
 
     /// Every error there is, with the status and code SPEC section 4 gives it.
     #[test]
@@ -234,7 +236,7 @@ mod tests {
 
     #[test]
     fn a_queued_event_is_accepted_and_its_redelivery_is_ok() {
-        use kvsync::outcome::{EventAnswer, QueuedAnswer};
+        use kvsync::domain::outcome::{EventAnswer, QueuedAnswer};
         let queued = |duplicate| {
             Answer::Queued(QueuedAnswer {
                 event_id: "e".into(),

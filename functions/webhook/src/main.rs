@@ -3,14 +3,14 @@
 
 mod handler;
 
-use kvsync::sync::Services;
+use kvsync::flows::Services;
 use lambda_http::{Error, run, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     kvsync::logging::init();
 
-    kvsync::metrics::enable();
+    kvsync::adapters::metrics::enable();
     let services = Services::from_env().await?;
     let services = &services;
     run(service_fn(move |request| {

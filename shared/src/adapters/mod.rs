@@ -1,0 +1,12 @@
+//! One remote service each, HTTP or AWS, and no decisions: kvCORE, Google,
+//! Follow Up Boss, DynamoDB (`store`), SQS (`queue`), Secrets Manager, and
+//! CloudWatch metrics. They speak the domain's types; the flows call them.
+
+pub mod followupboss;
+pub mod google;
+pub mod kvcore;
+pub mod metrics;
+pub mod queue;
+pub mod retry;
+pub mod secrets;
+pub mod store;

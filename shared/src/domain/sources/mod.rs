@@ -1,0 +1,59 @@
+//! Source payload formats (SPEC section 5): each turns a webhook body into
+//! the people it is about, as canonical `Person`s.
+
+mod dates;
+pub mod followupboss;
+mod generic;
+mod google;
+mod json;
+mod people;
+
+use std::collections::BTreeMap;
+
+use crate::domain::contact::{Person, Region};
+use crate::domain::settings::Source;
+
+pub use json::PayloadError;
+
+/// What a source's webhook said.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceEvent {
+    /// The payload's own event id, if it has one.
+    pub event_id: Option<String>,
+    /// One per person the event is about, in the payload's order.
+    pub subjects: Vec<Subject>,
+}
+
+/// A person an event is about.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Subject {
+    /// The payload carries the person.
+    Person(Box<Person>),
+    /// The payload only names the person: fetch it from the source app
+    /// (Follow Up Boss), then read it with `followupboss::person`.
+    Fetch { source_id: String },
+    /// An event kvsync does not sync: acknowledged and skipped.
+    Unsupported { source_id: Option<String> },
+}
+
+/// What a source needs to read its payloads.
+#[derive(Debug, Clone, Copy)]
+pub struct ParseContext<'a> {
+    /// Where phone numbers without a country code are read.
+    pub region: Region,
+    /// Source owner id → kvCORE agent id (`agent_map`).
+    pub agent_map: &'a BTreeMap<String, u64>,
+}
+
+/// Parses a webhook body in the workflow's source format.
+pub fn parse(
+    source: Source,
+    body: &[u8],
+    context: ParseContext<'_>,
+) -> Result<SourceEvent, PayloadError> {
+    match source {
+        Source::Generic => generic::parse(body, context),
+        Source::FollowUpBoss => followupboss::parse(body, context),
+        Source::Google => google::parse(body, context),
+    }
+}
