@@ -9,14 +9,7 @@ use std::collections::BTreeMap;
 
 use aws_config::SdkConfig;
 use clap::Args;
-use kvsync::adapters::followupboss::{self, FollowUpBoss};
-use kvsync::adapters::kvcore::{DEFAULT_BASE_URL, Kvcore};
-use kvsync::adapters::queue::Queue;
-use kvsync::adapters::secrets::Secrets;
-use kvsync::adapters::store::{
-    DEFAULT_RETENTION_DAYS, Ledger, PacingStore, PhoneIndexStore, Workflows,
-};
-use kvsync::flows::services::Services;
+use kvsync::flows::services::{Services, Tables};
 
 /// The secrets prefix template.yaml's `SecretsPrefix` defaults to.
 pub const DEFAULT_SECRETS_PREFIX: &str = "kvsync/";
@@ -127,49 +120,16 @@ impl Stack {
     }
 
     /// The clients the webhook function has (SPEC section 2), built from
-    /// this stack: every table must be known. `KVCORE_BASE_URL`,
-    /// `FOLLOWUPBOSS_BASE_URL` and `RECORD_RETENTION_DAYS` come from the
-    /// environment as they do for the function, and so do the optional
-    /// `SYNC_QUEUE_URL` and `PACING_TABLE` (SPEC section 11). Mirrors
-    /// `Services::from_env`, with the tables resolved here.
+    /// this stack: every table must be known. The rest comes from the
+    /// environment as it does for the function (`Services::new`).
     pub fn services(&self) -> Result<Services, String> {
-        let dynamodb = self.dynamodb();
-        let kvcore_base =
-            std::env::var("KVCORE_BASE_URL").unwrap_or_else(|_| DEFAULT_BASE_URL.to_string());
-        let followupboss_base = std::env::var("FOLLOWUPBOSS_BASE_URL")
-            .unwrap_or_else(|_| followupboss::DEFAULT_BASE_URL.to_string());
-        let retention_days = match std::env::var("RECORD_RETENTION_DAYS") {
-            Ok(days) => days.trim().parse().map_err(|_| {
-                format!("RECORD_RETENTION_DAYS must be a whole number of days, found {days:?}")
-            })?,
-            Err(_) => DEFAULT_RETENTION_DAYS,
+        let tables = Tables {
+            workflows: self.workflows()?,
+            events: Stack::table(&self.events_table, "events", "EVENTS_TABLE")?,
+            persons: Stack::table(&self.persons_table, "persons", "PERSONS_TABLE")?,
+            phone_index: Stack::table(&self.phone_index_table, "phone-index", "PHONE_INDEX_TABLE")?,
         };
-        let optional = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        let sqs = aws_sdk_sqs::Client::new(&self.aws);
-        let queue = optional("SYNC_QUEUE_URL").map(|url| Queue::new(sqs.clone(), url));
-        // `kvsync replay --dlq` (the stack's SyncDeadLetterQueueUrl output).
-        let dead_letters = optional("SYNC_DLQ_URL").map(|url| Queue::new(sqs, url));
-        let pacing =
-            optional("PACING_TABLE").map(|table| PacingStore::new(dynamodb.clone(), table));
-        Ok(Services {
-            queue,
-            dead_letters,
-            pacing,
-            workflows: Workflows::new(dynamodb.clone(), self.workflows()?),
-            secrets: Secrets::new(self.secretsmanager()),
-            kvcore: Kvcore::new(&kvcore_base).map_err(|e| e.to_string())?,
-            followupboss: FollowUpBoss::new(&followupboss_base).map_err(|e| e.to_string())?,
-            phone_index: PhoneIndexStore::new(
-                dynamodb.clone(),
-                Stack::table(&self.phone_index_table, "phone-index", "PHONE_INDEX_TABLE")?,
-            ),
-            ledger: Ledger::new(
-                dynamodb,
-                Stack::table(&self.events_table, "events", "EVENTS_TABLE")?,
-                Stack::table(&self.persons_table, "persons", "PERSONS_TABLE")?,
-                retention_days,
-            ),
-        })
+        Services::new(&self.aws, tables)
     }
 }
 

@@ -10,7 +10,7 @@ use kvsync::adapters::kvcore::Pacer;
 use kvsync::clock::now_ms;
 use kvsync::domain::settings::{DEFAULT_KVCORE_MAX_RPS, Settings, kvcore_rates};
 use kvsync::flows::google_poll::{GooglePoller, Run, WorkflowSummary};
-use kvsync::flows::{keep_margin, time_left};
+use kvsync::flows::scheduled::{InvalidWorkflow, keep_margin, skipped_workflows, time_left};
 use lambda_runtime::{Context, Error, LambdaEvent};
 use serde::Serialize;
 use serde_json::Value;
@@ -32,26 +32,10 @@ pub struct Summary {
     pub invalid_workflows: Vec<InvalidWorkflow>,
 }
 
-#[derive(Debug, Serialize)]
-pub struct InvalidWorkflow {
-    pub workflow_id: String,
-    pub error: String,
-}
-
 pub async fn handle(poller: &GooglePoller, event: LambdaEvent<Value>) -> Result<Summary, Error> {
     let run = run_of(&event.context);
     let all = poller.services.workflows.all().await?;
-    let invalid_workflows = all
-        .invalid
-        .iter()
-        .map(|error| {
-            tracing::warn!(workflow_id = %error.workflow_id, %error, "workflow skipped: misconfigured");
-            InvalidWorkflow {
-                workflow_id: error.workflow_id.clone(),
-                error: error.to_string(),
-            }
-        })
-        .collect();
+    let invalid_workflows = skipped_workflows(&all.invalid);
     let mut polled: Vec<&Settings> = all.valid.iter().filter(|s| s.is_polled_google()).collect();
     polled.sort_by(|a, b| a.workflow_id.cmp(&b.workflow_id));
     // One pace per kvCORE token, shared by its workflows in this run.

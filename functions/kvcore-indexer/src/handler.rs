@@ -15,7 +15,7 @@ use kvsync::adapters::store::{IndexMeta, PacingStore, PhoneIndexStore, StoreErro
 use kvsync::clock::now_ms;
 use kvsync::domain::settings::{DEFAULT_KVCORE_MAX_RPS, Settings, kvcore_rates};
 use kvsync::flows::phone_index::{IndexError, PhoneIndex, Scope, needs_build};
-use kvsync::flows::{keep_margin, time_left};
+use kvsync::flows::scheduled::{InvalidWorkflow, keep_margin, skipped_workflows, time_left};
 use lambda_runtime::{Context, Error, LambdaEvent};
 use serde::Serialize;
 use serde_json::Value;
@@ -69,12 +69,6 @@ pub struct TokenSummary {
     pub expiry: &'static str,
 }
 
-#[derive(Debug, Serialize)]
-pub struct InvalidWorkflow {
-    pub workflow_id: String,
-    pub error: String,
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
@@ -124,17 +118,7 @@ struct Run {
 pub async fn handle(indexer: &Indexer, event: LambdaEvent<Value>) -> Result<Summary, Error> {
     let run = Run::of(&event.context);
     let all = indexer.workflows.all().await?;
-    let invalid_workflows = all
-        .invalid
-        .iter()
-        .map(|error| {
-            tracing::warn!(workflow_id = %error.workflow_id, %error, "workflow skipped: misconfigured");
-            InvalidWorkflow {
-                workflow_id: error.workflow_id.clone(),
-                error: error.to_string(),
-            }
-        })
-        .collect();
+    let invalid_workflows = skipped_workflows(&all.invalid);
     let rates = kvcore_rates(all.valid.iter().filter(|s| s.enabled));
     let tokens = token_expiries(indexer, rates.keys()).await;
     let pacers: HashMap<String, Pacer> = rates

@@ -1,7 +1,7 @@
 //! The Follow Up Boss API client (SPEC section 5): fetches the people a
 //! Follow Up Boss webhook names, and registers the webhooks themselves
 //! (`kvsync followupboss subscribe`). HTTP only; reading a person is
-//! `sources::followupboss::person`.
+//! `crate::domain::sources::followupboss::person`.
 //!
 //! Webhooks, as Follow Up Boss documents them
 //! (https://docs.followupboss.com/reference/webhooks-guide, "Webhooks";

@@ -1,4 +1,4 @@
-//! One webhook delivery as the handler hands it to the domain: the workflow
+//! One webhook delivery as the handler hands it to `flows::delivery`: the workflow
 //! it is for, its headers, query and raw body, and its event identity.
 
 use std::collections::BTreeMap;

@@ -1,8 +1,9 @@
-//! The story of one webhook delivery, top to bottom: authenticate → parse the
-//! payload into people → claim the event → for each person: lock it, look it
-//! up, decide, write (`event_run.rs`) → record how it ended → answer. A
-//! `queued` workflow's delivery goes to `queued.rs` after authentication;
-//! a replay and a polled Google person join the story after it.
+//! The story of one webhook delivery, top to bottom: check its size → load
+//! its workflow → authenticate → parse the payload into people → claim the
+//! event → for each person: lock it, look it up, decide, write
+//! (`event_run.rs`) → record how it ended → answer. A `queued` workflow's
+//! delivery goes to `queued.rs` after authentication; a replay and a polled
+//! Google person join the story after it.
 
 use tracing::Instrument;
 
@@ -15,8 +16,10 @@ use crate::domain::delivery::{Delivery, MAX_BODY_BYTES};
 use crate::domain::outcome::{Answer, EventAnswer};
 use crate::domain::plan;
 use crate::domain::settings::{DeliveryMode, Settings};
-use crate::domain::sources::{self, ParseContext, SourceEvent, Subject};
-use crate::flows::event_run::{EventRun, LOCK_GRACE_MS, load_workflow, misconfigured, read_secret};
+use crate::domain::sources::{SourceEvent, Subject};
+use crate::flows::event_run::{
+    EventRun, LOCK_GRACE_MS, load_workflow, misconfigured, parse_event, read_secret,
+};
 use crate::flows::person::write_through;
 use crate::flows::{Invocation, Services, SyncError, queued};
 
@@ -141,12 +144,7 @@ async fn process_paced(
     invocation: Invocation,
     pacer: Option<&Pacer>,
 ) -> Result<EventAnswer, SyncError> {
-    let context = ParseContext {
-        region: settings.default_country,
-        agent_map: &settings.agent_map,
-    };
-    let event = sources::parse(settings.source, &delivery.body, context)?;
-    let event_id = delivery.event_id(event.event_id.as_deref());
+    let (event, event_id) = parse_event(settings, delivery)?;
     let span = tracing::info_span!("event", workflow_id = %settings.workflow_id, %event_id);
     run_event(
         services, settings, delivery, &event, event_id, invocation, pacer,

@@ -11,10 +11,11 @@ use crate::adapters::kvcore::Pacer;
 use crate::adapters::secrets::{self, SecretError};
 use crate::adapters::store::{PersonLock, PersonWrite, WorkflowError, person_keys};
 use crate::domain::contact::Person;
+use crate::domain::delivery::Delivery;
 use crate::domain::outcome::{PersonResult, SkipReason};
 use crate::domain::plan;
 use crate::domain::settings::Settings;
-use crate::domain::sources::{self, ParseContext, Subject};
+use crate::domain::sources::{self, ParseContext, SourceEvent, Subject};
 use crate::flows::person::{IndexWrite, skipped, skipped_source_id, sync_person};
 use crate::flows::phone_index::{PhoneIndex, Scope};
 use crate::flows::{Invocation, Services, SyncError};
@@ -131,12 +132,8 @@ impl<'a> EventRun<'a> {
             .followupboss
             .person(key, source_id, self.invocation.deadline)
             .await?;
-        let context = ParseContext {
-            region: settings.default_country,
-            agent_map: &settings.agent_map,
-        };
         found
-            .map(|value| sources::followupboss::person(&value, context))
+            .map(|value| sources::followupboss::person(&value, ParseContext::of(settings)))
             .transpose()
             .map_err(|e| SyncError::Source(SourceError::BadResponse(e.to_string())))
     }
@@ -222,6 +219,18 @@ impl<'a> EventRun<'a> {
         }
         Ok(result)
     }
+}
+
+/// The delivery's event as its workflow's source writes it (SPEC section 5),
+/// and the event's id (SPEC section 4: `webhook-id`, else the payload's
+/// id, else a hash of the workflow and the body).
+pub(crate) fn parse_event(
+    settings: &Settings,
+    delivery: &Delivery,
+) -> Result<(SourceEvent, String), SyncError> {
+    let event = sources::parse(settings.source, &delivery.body, ParseContext::of(settings))?;
+    let event_id = delivery.event_id(event.event_id.as_deref());
+    Ok((event, event_id))
 }
 
 pub(crate) async fn load_workflow(

@@ -3,7 +3,8 @@
 //! (`queued`), a Google poll (`google_poll`), a phone index build or refresh
 //! (`phone_index`). They share one event's run of people (`event_run`, and
 //! `person` for one person against kvCORE), the clients (`Services`), the
-//! invocation's time and the errors they answer with.
+//! invocation's time and the errors they answer with; the scheduled
+//! functions share `scheduled`.
 
 pub mod delivery;
 mod error;
@@ -13,8 +14,9 @@ mod invocation;
 pub(crate) mod person;
 pub mod phone_index;
 pub mod queued;
+pub mod scheduled;
 pub mod services;
 
 pub use error::SyncError;
-pub use invocation::{Invocation, keep_margin, time_left};
+pub use invocation::Invocation;
 pub use services::Services;

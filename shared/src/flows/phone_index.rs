@@ -4,7 +4,8 @@
 //! the index's I/O: a full build paged through `GET /contacts?limit=500`
 //! (resumable), an incremental refresh through `filter[updated_at]`, the
 //! freshness check before a phone lookup, and the write-through of every
-//! contact kvsync writes. The table itself is `store::PhoneIndexStore`.
+//! contact kvsync writes. The table itself is
+//! `crate::adapters::store::PhoneIndexStore`.
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;

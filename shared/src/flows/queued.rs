@@ -29,7 +29,7 @@ use crate::domain::delivery::Delivery;
 use crate::domain::outcome::{Answer, EventAnswer, PersonResult, QueuedAnswer};
 use crate::domain::settings::Settings;
 use crate::domain::sources::{self, ParseContext, SourceEvent, Subject};
-use crate::flows::event_run::{EventRun, load_workflow};
+use crate::flows::event_run::{EventRun, load_workflow, parse_event};
 use crate::flows::person::write_through;
 use crate::flows::{Invocation, Services, SyncError};
 
@@ -43,12 +43,7 @@ pub async fn enqueue(
     delivery: &Delivery,
     invocation: Invocation,
 ) -> Result<Answer, SyncError> {
-    let context = ParseContext {
-        region: settings.default_country,
-        agent_map: &settings.agent_map,
-    };
-    let event = sources::parse(settings.source, &delivery.body, context)?;
-    let event_id = delivery.event_id(event.event_id.as_deref());
+    let (event, event_id) = parse_event(settings, delivery)?;
     let span = tracing::info_span!("event", workflow_id = %settings.workflow_id, %event_id);
     enqueue_event(services, settings, delivery, &event, event_id, invocation)
         .instrument(span)
@@ -362,11 +357,11 @@ async fn carried(
     let Some(payload) = record.payload else {
         return Ok(None);
     };
-    let context = ParseContext {
-        region: settings.default_country,
-        agent_map: &settings.agent_map,
-    };
-    let event = sources::parse(settings.source, payload.as_bytes(), context)?;
+    let event = sources::parse(
+        settings.source,
+        payload.as_bytes(),
+        ParseContext::of(settings),
+    )?;
     let subject = event
         .subjects
         .into_iter()

@@ -2,6 +2,7 @@
 //! the kvCORE fake) plus one running `webhook` process, driven through the
 //! Lambda Runtime API as Lambda would.
 
+use followupboss_fake::FakeFollowUpBoss;
 use kvcore_fake::{FakeConfig, FakeKvcore, RecordedRequest};
 use kvsync_devstack::{LambdaHttpResponse, LambdaProcess, LocalStack, StackOptions};
 use serde_json::Value;
@@ -61,6 +62,40 @@ impl World {
             .expect("local stack starts (is MOTO_URL set? run `make test`)");
         let function = stack.spawn_function().await.expect("webhook binary starts");
         World { stack, function }
+    }
+
+    /// A world whose function reads people from a Follow Up Boss fake that
+    /// takes the API key `key` (the stack's other `options` as given), and
+    /// a workflow `fub` of source `followupboss` whose `source_api_secret`
+    /// holds that key, with the attributes in `overrides` besides.
+    pub async fn with_followupboss(
+        key: &str,
+        options: StackOptions,
+        overrides: Value,
+    ) -> (World, FakeFollowUpBoss) {
+        let fub = FakeFollowUpBoss::start(key)
+            .await
+            .expect("the Follow Up Boss fake starts");
+        let world = World::start_with_options(StackOptions {
+            followupboss_base_url: Some(fub.base_url()),
+            ..options
+        })
+        .await;
+        let key_secret = format!("{}kvsync/fub/api-key", world.stack.prefix());
+        world
+            .stack
+            .put_secret(&key_secret, key)
+            .await
+            .expect("the API key's secret is stored");
+        let mut attributes = json!({
+            "source": {"S": "followupboss"},
+            "source_api_secret": {"S": key_secret},
+        });
+        if let (Some(all), Some(more)) = (attributes.as_object_mut(), overrides.as_object()) {
+            all.extend(more.clone());
+        }
+        world.workflow("fub", attributes).await;
+        (world, fub)
     }
 
     pub fn kvcore(&self) -> &FakeKvcore {

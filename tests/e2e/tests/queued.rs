@@ -32,25 +32,15 @@ static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(())
 /// `rps` kvCORE requests per second.
 async fn start(queues: QueueOverrides, rps: u32) -> Queued {
     let turn = ONE_AT_A_TIME.lock().await;
-    let fub = FakeFollowUpBoss::start(FUB_KEY).await.unwrap();
-    let world = World::start_with_options(StackOptions {
-        followupboss_base_url: Some(fub.base_url()),
-        queues,
-        ..StackOptions::default()
-    })
+    let (world, fub) = World::with_followupboss(
+        FUB_KEY,
+        StackOptions {
+            queues,
+            ..StackOptions::default()
+        },
+        json!({"kvcore_max_rps": {"N": rps.to_string()}}),
+    )
     .await;
-    let key_secret = format!("{}kvsync/fub/api-key", world.stack.prefix());
-    world.stack.put_secret(&key_secret, FUB_KEY).await.unwrap();
-    world
-        .workflow(
-            "fub",
-            json!({
-                "source": {"S": "followupboss"},
-                "source_api_secret": {"S": key_secret},
-                "kvcore_max_rps": {"N": rps.to_string()},
-            }),
-        )
-        .await;
     world.kvcore().set_latency(KVCORE_LATENCY);
     Queued {
         world,

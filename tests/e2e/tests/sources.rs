@@ -9,27 +9,17 @@ use kvsync_e2e::{World, json};
 const FUB_KEY: &str = "fub-api-key-1";
 
 async fn fub_world() -> (World, FakeFollowUpBoss) {
-    let fub = FakeFollowUpBoss::start(FUB_KEY).await.unwrap();
-    let world = World::start_with_options(StackOptions {
-        followupboss_base_url: Some(fub.base_url()),
-        ..StackOptions::default()
-    })
+    let (world, fub) = World::with_followupboss(
+        FUB_KEY,
+        StackOptions::default(),
+        json!({
+            // The synchronous path (queued delivery, FUB's default: queued.rs).
+            "delivery": {"S": "sync"},
+            "agent_ids": {"NS": ["7"]},
+            "agent_map": {"M": {"12": {"N": "7"}, "13": {"N": "8"}}},
+        }),
+    )
     .await;
-    let key_secret = format!("{}kvsync/fub/api-key", world.stack.prefix());
-    world.stack.put_secret(&key_secret, FUB_KEY).await.unwrap();
-    world
-        .workflow(
-            "fub",
-            json!({
-                "source": {"S": "followupboss"},
-                "source_api_secret": {"S": key_secret},
-                // The synchronous path (queued delivery, FUB's default: queued.rs).
-                "delivery": {"S": "sync"},
-                "agent_ids": {"NS": ["7"]},
-                "agent_map": {"M": {"12": {"N": "7"}, "13": {"N": "8"}}},
-            }),
-        )
-        .await;
     world.index_phones().await;
     (world, fub)
 }

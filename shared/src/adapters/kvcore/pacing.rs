@@ -4,7 +4,7 @@
 //! rather than find the limit through 429s. A GCRA token bucket, burst 1:
 //! requests are spaced at least 1/rate apart. `Pacer::per_second` keeps the
 //! bucket in this process (`governor`); `Pacer::shared` keeps it in
-//! DynamoDB (`store::PacingStore`), so every concurrent worker and
+//! DynamoDB (`crate::adapters::store::PacingStore`), so every concurrent worker and
 //! scheduled function on one token keeps to the rate together (SPEC
 //! section 11), and a 429 slows all of them down.
 

@@ -347,17 +347,7 @@ impl Ledger {
         workflow_id: &str,
         event_id: &str,
     ) -> Result<Option<EventRecord>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.events_table)
-            .key("workflow_id", s(workflow_id))
-            .key("event_id", s(event_id))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        let Some(mut event) = output.item.as_ref().map(record).transpose()? else {
+        let Some(mut event) = self.event_item(workflow_id, event_id).await? else {
             return Ok(None);
         };
         // A queued event's results live in its persons' items.
@@ -368,6 +358,26 @@ impl Ledger {
             event.answer = Some(self.queued_answer(workflow_id, event_id).await?);
         }
         Ok(Some(event))
+    }
+
+    /// The event's own item, read consistently: a queued event's results
+    /// are in its persons' items, not here.
+    pub(super) async fn event_item(
+        &self,
+        workflow_id: &str,
+        event_id: &str,
+    ) -> Result<Option<EventRecord>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.events_table)
+            .key("workflow_id", s(workflow_id))
+            .key("event_id", s(event_id))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        output.item.as_ref().map(record).transpose()
     }
 
     /// Every recorded event of a workflow, newest first.
@@ -402,7 +412,7 @@ impl Ledger {
     }
 }
 
-pub(super) fn record(item: &Item) -> Result<EventRecord, StoreError> {
+fn record(item: &Item) -> Result<EventRecord, StoreError> {
     let text = |name: &str| get_s(item, name).map(String::from);
     let status = get_s(item, "status")
         .and_then(EventStatus::from_name)

@@ -18,7 +18,6 @@ use aws_sdk_dynamodb::types::{
     ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 
-use super::events::record;
 use super::{
     EventStatus, Item, Ledger, MonthlyUsage, PersonWrite, StoreError, get_n, get_s, n, s,
     unavailable,
@@ -323,20 +322,9 @@ impl Ledger {
         event_id: &str,
         now_ms: i64,
     ) -> Result<Option<EventStatus>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.events_table)
-            .key("workflow_id", s(workflow_id))
-            .key("event_id", s(event_id))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        let Some(item) = output.item else {
+        let Some(event) = self.event_item(workflow_id, event_id).await? else {
             return Ok(None);
         };
-        let event = record(&item)?;
         let Some(counts) = event.queued else {
             return Ok(Some(event.status));
         };

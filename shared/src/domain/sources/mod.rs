@@ -1,5 +1,7 @@
 //! Source payload formats (SPEC section 5): each turns a webhook body into
-//! the people it is about, as canonical `Person`s.
+//! the people it is about, as canonical `Person`s. A new source app is a
+//! module here, a `Source` variant in `settings` (the workflow's `source`)
+//! and its arm in `parse`.
 
 mod dates;
 pub mod followupboss;
@@ -11,7 +13,7 @@ mod people;
 use std::collections::BTreeMap;
 
 use crate::domain::contact::{Person, Region};
-use crate::domain::settings::Source;
+use crate::domain::settings::{Settings, Source};
 
 pub use json::PayloadError;
 
@@ -43,6 +45,17 @@ pub struct ParseContext<'a> {
     pub region: Region,
     /// Source owner id → kvCORE agent id (`agent_map`).
     pub agent_map: &'a BTreeMap<String, u64>,
+}
+
+impl<'a> ParseContext<'a> {
+    /// What a workflow's settings tell its parser (SPEC section 3): the
+    /// `default_country` and the `agent_map`.
+    pub fn of(settings: &'a Settings) -> ParseContext<'a> {
+        ParseContext {
+            region: settings.default_country,
+            agent_map: &settings.agent_map,
+        }
+    }
 }
 
 /// Parses a webhook body in the workflow's source format.
