@@ -287,25 +287,7 @@ impl Doctor<'_> {
             })
         };
         let table = self.stack.workflows()?;
-        let raw = self
-            .stack
-            .dynamodb()
-            .get_item()
-            .table_name(&table)
-            .key(
-                "workflow_id",
-                aws_sdk_dynamodb::types::AttributeValue::S(workflow_id.to_string()),
-            )
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| {
-                format!(
-                    "reading workflow '{workflow_id}' from {table}: {}",
-                    e.into_service_error()
-                )
-            })?;
-        let Some(raw) = raw.item else {
+        let Some(raw) = self.stack.workflow_item(workflow_id).await? else {
             let ids = workflow_ids(self.stack).await.unwrap_or_default();
             let action = match secret_store::nearest(workflow_id, &ids) {
                 Some(near) => format!(

@@ -5,9 +5,10 @@
 //! `PersonsTableName`, `PhoneIndexTableName`, `WebhookUrl`; parameter
 //! `SecretsPrefix`). A flag or variable wins over the stack.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use aws_config::SdkConfig;
+use aws_sdk_dynamodb::types::AttributeValue;
 use clap::Args;
 use kvsync::flows::services::{Services, Tables};
 
@@ -112,6 +113,30 @@ impl Stack {
         aws_sdk_secretsmanager::Client::new(&self.aws)
     }
 
+    /// The workflow's item as the table holds it now (a consistent read),
+    /// or `None` when there is none.
+    pub async fn workflow_item(
+        &self,
+        workflow_id: &str,
+    ) -> Result<Option<HashMap<String, AttributeValue>>, String> {
+        let table = self.workflows()?;
+        let output = self
+            .dynamodb()
+            .get_item()
+            .table_name(&table)
+            .key("workflow_id", AttributeValue::S(workflow_id.to_string()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| {
+                format!(
+                    "reading workflow '{workflow_id}' from {table}: {}",
+                    dynamo_message(&e)
+                )
+            })?;
+        Ok(output.item)
+    }
+
     /// `<WebhookUrl>/<workflow_id>`, when the webhook URL is known.
     pub fn workflow_url(&self, workflow_id: &str) -> Option<String> {
         self.webhook_url
@@ -171,4 +196,21 @@ async fn stack_outputs(aws: &SdkConfig, name: &str) -> Result<(Named, Named), St
         })
         .collect();
     Ok((outputs, parameters))
+}
+
+/// A DynamoDB error as an operator can act on it: the service's code and
+/// message, or how to reach DynamoDB at all.
+pub fn dynamo_message<E: aws_sdk_dynamodb::error::ProvideErrorMetadata, R>(
+    error: &aws_sdk_dynamodb::error::SdkError<E, R>,
+) -> String {
+    match error.as_service_error() {
+        Some(service) => format!(
+            "{}: {}",
+            service.code().unwrap_or("error"),
+            service.message().unwrap_or("")
+        ),
+        None => {
+            "could not reach DynamoDB (check AWS_ENDPOINT_URL / region / credentials)".to_string()
+        }
+    }
 }

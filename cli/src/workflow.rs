@@ -18,7 +18,7 @@ use rand::RngCore;
 
 use crate::item;
 use crate::secret_store;
-use crate::stack::{Stack, StackArgs};
+use crate::stack::{Stack, StackArgs, dynamo_message};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SourceArg {
@@ -169,26 +169,8 @@ pub async fn new(stack_args: &StackArgs, args: NewArgs) -> Result<ExitCode, Stri
     }
 
     let dynamodb = stack.dynamodb();
-    if !args.force {
-        let existing = dynamodb
-            .get_item()
-            .table_name(&table)
-            .key(
-                "workflow_id",
-                aws_sdk_dynamodb::types::AttributeValue::S(workflow_id.clone()),
-            )
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| {
-                format!(
-                    "reading workflow '{workflow_id}' from {table}: {}",
-                    dynamo_message(&e)
-                )
-            })?;
-        if existing.item.is_some() {
-            return Err(refuse_overwrite(&workflow_id));
-        }
+    if !args.force && stack.workflow_item(&workflow_id).await?.is_some() {
+        return Err(refuse_overwrite(&workflow_id));
     }
 
     // Secrets: each one is created only when missing.
@@ -391,21 +373,6 @@ fn new_token() -> String {
     let mut key = [0u8; 32];
     rand::rng().fill_bytes(&mut key);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key)
-}
-
-fn dynamo_message<E: aws_sdk_dynamodb::error::ProvideErrorMetadata, R>(
-    error: &aws_sdk_dynamodb::error::SdkError<E, R>,
-) -> String {
-    match error.as_service_error() {
-        Some(service) => format!(
-            "{}: {}",
-            service.code().unwrap_or("error"),
-            service.message().unwrap_or("")
-        ),
-        None => {
-            "could not reach DynamoDB (check AWS_ENDPOINT_URL / region / credentials)".to_string()
-        }
-    }
 }
 
 #[cfg(test)]

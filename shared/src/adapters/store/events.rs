@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 
-use super::{Item, Ledger, StoreError, get_n, get_s, n, s, unavailable};
+use super::{Item, Ledger, StoreError, get_n, get_s, n, read_consistent, s, unavailable};
 use crate::domain::outcome::EventAnswer;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -367,17 +367,12 @@ impl Ledger {
         workflow_id: &str,
         event_id: &str,
     ) -> Result<Option<EventRecord>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.events_table)
-            .key("workflow_id", s(workflow_id))
-            .key("event_id", s(event_id))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        output.item.as_ref().map(record).transpose()
+        let key = Item::from([
+            ("workflow_id".to_string(), s(workflow_id)),
+            ("event_id".to_string(), s(event_id)),
+        ]);
+        let item = read_consistent(&self.client, &self.events_table, key).await?;
+        item.as_ref().map(record).transpose()
     }
 
     /// Every recorded event of a workflow, newest first.

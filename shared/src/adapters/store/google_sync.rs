@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::{Item, StoreError, get_n, get_s, lease, n, s, unavailable};
+use super::{Item, StoreError, get_n, get_s, lease, n, read_consistent, s, unavailable};
 
 /// Which listing a cursor continues.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,16 +79,9 @@ impl GoogleSyncStore {
     /// The workflow's state (a strongly consistent read); default when it
     /// was never polled.
     pub async fn state(&self, workflow_id: &str) -> Result<GoogleSyncState, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("workflow_id", s(workflow_id))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(output.item.as_ref().map(state_of).unwrap_or_default())
+        let key = Item::from([("workflow_id".to_string(), s(workflow_id))]);
+        let item = read_consistent(&self.client, &self.table, key).await?;
+        Ok(item.as_ref().map(state_of).unwrap_or_default())
     }
 
     /// Takes the workflow's lease for `owner` until `until_ms` when no one

@@ -98,6 +98,24 @@ impl Ledger {
 
 type Item = HashMap<String, AttributeValue>;
 
+/// The item at `key` in `table`, read strongly consistent: the store's
+/// reads decide on what was just written (claims, leases, locks).
+async fn read_consistent(
+    client: &Client,
+    table: &str,
+    key: Item,
+) -> Result<Option<Item>, StoreError> {
+    let output = client
+        .get_item()
+        .table_name(table)
+        .set_key(Some(key))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(unavailable)?;
+    Ok(output.item)
+}
+
 fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }

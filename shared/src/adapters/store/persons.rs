@@ -11,7 +11,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use tokio::time::Instant;
 
-use super::{Ledger, StoreError, get_n, n, s, unavailable};
+use super::{Item, Ledger, StoreError, get_n, n, read_consistent, s, unavailable};
 use crate::domain::contact::Person;
 
 /// How long a person item lives after its last write.
@@ -155,16 +155,10 @@ impl Ledger {
     /// The person's item as it is (a strongly consistent read): what it
     /// recorded, and who holds its lock until when.
     pub async fn person(&self, key: &str) -> Result<PersonState, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.persons_table)
-            .key("person_key", s(key))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        let item = output.item.unwrap_or_default();
+        let item_key = Item::from([("person_key".to_string(), s(key))]);
+        let item = read_consistent(&self.client, &self.persons_table, item_key)
+            .await?
+            .unwrap_or_default();
         Ok(PersonState {
             lock: PersonLock {
                 key: key.to_string(),

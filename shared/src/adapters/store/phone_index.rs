@@ -20,7 +20,7 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, DeleteRequest, KeysAndAttributes, PutRequest, WriteRequest,
 };
 
-use super::{Item, StoreError, get_n, get_s, lease, n, s, unavailable};
+use super::{Item, StoreError, get_n, get_s, lease, n, read_consistent, s, unavailable};
 
 const META: &str = "meta";
 /// BatchWriteItem takes at most 25 requests, BatchGetItem 100 keys.
@@ -92,17 +92,12 @@ impl PhoneIndexStore {
     /// The scope's state (a strongly consistent read); default when the
     /// scope has never been built.
     pub async fn meta(&self, scope: &str) -> Result<IndexMeta, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("scope", s(scope))
-            .key("entry", s(META))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(output.item.as_ref().map(meta_of).unwrap_or_default())
+        let key = Item::from([
+            ("scope".to_string(), s(scope)),
+            ("entry".to_string(), s(META)),
+        ]);
+        let item = read_consistent(&self.client, &self.table, key).await?;
+        Ok(item.as_ref().map(meta_of).unwrap_or_default())
     }
 
     /// Takes the scope's lease for `owner` until `until_ms`, when no one
