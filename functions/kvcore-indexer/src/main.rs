@@ -5,10 +5,10 @@
 
 mod handler;
 
-use handler::Indexer;
 use kvsync::adapters::kvcore::{DEFAULT_BASE_URL, Kvcore};
 use kvsync::adapters::secrets::Secrets;
 use kvsync::adapters::store::{PacingStore, PhoneIndexStore, Workflows};
+use kvsync::flows::indexer::Indexer;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use serde_json::Value;
 
