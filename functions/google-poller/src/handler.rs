@@ -38,10 +38,16 @@ pub async fn handle(poller: &GooglePoller, event: LambdaEvent<Value>) -> Result<
     let invalid_workflows = skipped_workflows(&all.invalid);
     let mut polled: Vec<&Settings> = all.valid.iter().filter(|s| s.is_polled_google()).collect();
     polled.sort_by(|a, b| a.workflow_id.cmp(&b.workflow_id));
-    // One pace per kvCORE token, shared by its workflows in this run.
+    // One pace per kvCORE token, shared by its workflows in this run and,
+    // through the pacing table, with every other function on the token
+    // (SPEC section 11).
+    let pacing = poller.services.pacing.as_ref();
     let pacers: HashMap<String, Pacer> = kvcore_rates(polled.iter().copied())
         .into_iter()
-        .map(|(secret, rate)| (secret, Pacer::per_second(rate)))
+        .map(|(secret, rate)| {
+            let pacer = Pacer::for_token(pacing, &secret, rate);
+            (secret, pacer)
+        })
         .collect();
     let fallback = Pacer::per_second(DEFAULT_KVCORE_MAX_RPS);
 

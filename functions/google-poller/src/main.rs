@@ -10,7 +10,7 @@ use kvsync::adapters::google::{DEFAULT_PEOPLE_BASE_URL, DEFAULT_TOKEN_URL, Googl
 use kvsync::adapters::kvcore::{DEFAULT_BASE_URL, Kvcore};
 use kvsync::adapters::secrets::Secrets;
 use kvsync::adapters::store::{
-    DEFAULT_RETENTION_DAYS, GoogleSyncStore, Ledger, PhoneIndexStore, Workflows,
+    DEFAULT_RETENTION_DAYS, GoogleSyncStore, Ledger, PacingStore, PhoneIndexStore, Workflows,
 };
 use kvsync::flows::google_poll::GooglePoller;
 use kvsync::flows::services::Services;
@@ -45,11 +45,12 @@ async fn poller_from_env() -> Result<GooglePoller, String> {
         Err(_) => DEFAULT_RETENTION_DAYS,
     };
     let services = Services {
-        // The poller queues nothing (each person is synced in process) and
-        // paces kvCORE per token within the run (`handler`).
+        // The poller queues nothing (each person is synced in process). It
+        // paces kvCORE per token with every other function on the token
+        // through the pacing table (SPEC section 11; `handler`).
         queue: None,
         dead_letters: None,
-        pacing: None,
+        pacing: Some(PacingStore::new(dynamodb.clone(), env("PACING_TABLE")?)),
         workflows: Workflows::new(dynamodb.clone(), env("WORKFLOWS_TABLE")?),
         secrets: Secrets::new(aws_sdk_secretsmanager::Client::new(&aws)),
         kvcore: Kvcore::new(

@@ -126,10 +126,7 @@ impl Indexer {
         let pacers: HashMap<String, Pacer> = rates
             .into_iter()
             .map(|(secret, rate)| {
-                let pacer = match &self.pacing {
-                    Some(store) => Pacer::shared(store.clone(), &secret, rate),
-                    None => Pacer::per_second(rate),
-                };
+                let pacer = Pacer::for_token(self.pacing.as_ref(), &secret, rate);
                 (secret, pacer)
             })
             .collect();

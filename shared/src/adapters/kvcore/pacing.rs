@@ -93,6 +93,17 @@ impl Pacer {
         }
     }
 
+    /// The pace of one kvCORE token (`key`, its secret's id): shared
+    /// through `store` by every function given the pacing table (SPEC
+    /// section 11: one limiter per token across every worker and scheduled
+    /// function), else kept in this process.
+    pub fn for_token(store: Option<&PacingStore>, key: &str, requests_per_second: f64) -> Pacer {
+        match store {
+            Some(store) => Pacer::shared(store.clone(), key, requests_per_second),
+            None => Pacer::per_second(requests_per_second),
+        }
+    }
+
     /// kvCORE answered 429: hold every request of the token back for
     /// `retry_after` (1 s when kvCORE sent none). Only a shared bucket
     /// holds others back; a local one paces its own retries through the
