@@ -20,12 +20,13 @@ use std::time::Duration;
 
 use clap::Args;
 use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
-use kvsync::adapters::followupboss::{PEOPLE_EVENTS, SourceError, Webhook};
+use kvsync::adapters::followupboss::{SourceError, Webhook};
 use kvsync::adapters::kvcore::KvcoreError;
 use kvsync::adapters::kvcore::token::{EXPIRY_WARNING_DAYS, Expiry};
 use kvsync::adapters::secrets;
 use kvsync::adapters::store::{EventStatus, GoogleSyncStore, IndexMeta};
 use kvsync::domain::settings::{self, Attr, AuthScheme, Settings, Source};
+use kvsync::domain::sources::followupboss::SYNCED_EVENTS;
 use kvsync::flows::phone_index::{REBUILD_AFTER, Scope};
 use kvsync::flows::services::Services;
 use serde::Serialize;
@@ -725,7 +726,7 @@ pub fn webhooks_verdict(webhooks: &[Webhook], workflow_id: &str, url: Option<&st
     };
     let mut missing = Vec::new();
     let mut disabled = Vec::new();
-    for event in PEOPLE_EVENTS {
+    for event in SYNCED_EVENTS {
         match webhooks.iter().filter(|w| w.event == event).find(ours) {
             None => missing.push(event),
             Some(w)
@@ -757,7 +758,7 @@ pub fn webhooks_verdict(webhooks: &[Webhook], workflow_id: &str, url: Option<&st
             )),
         );
     }
-    ok(format!("{} registered", PEOPLE_EVENTS.join(" and ")))
+    ok(format!("{} registered", SYNCED_EVENTS.join(" and ")))
 }
 
 /// The phone index of the workflow's scope (SPEC section 9).

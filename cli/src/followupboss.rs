@@ -11,10 +11,9 @@
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use kvsync::adapters::followupboss::{
-    MAX_WEBHOOKS_PER_EVENT, PEOPLE_EVENTS, SourceError, System, Webhook,
-};
+use kvsync::adapters::followupboss::{MAX_WEBHOOKS_PER_EVENT, SourceError, System, Webhook};
 use kvsync::domain::settings::{AuthScheme, Settings, Source};
+use kvsync::domain::sources::followupboss::SYNCED_EVENTS;
 use kvsync::flows::services::Services;
 
 use crate::stack::{Stack, StackArgs};
@@ -178,7 +177,7 @@ async fn subscribe(services: &Services, access: &Access, url: &str) -> Result<Ex
         .webhooks(&access.api_key, &access.system)
         .await
         .map_err(fub_error)?;
-    for event in PEOPLE_EVENTS {
+    for event in SYNCED_EVENTS {
         let of_event: Vec<&Webhook> = existing.iter().filter(|w| w.event == event).collect();
         if let Some(found) = of_event.iter().find(|w| same_url(&w.url, url)) {
             println!(

@@ -44,9 +44,6 @@ pub enum SourceError {
     Rejected { status: u16, message: String },
 }
 
-/// The people events kvsync syncs (SPEC section 5); others are skipped.
-pub const PEOPLE_EVENTS: [&str; 2] = ["peopleCreated", "peopleUpdated"];
-
 /// Webhooks Follow Up Boss allows per event and system (webhooks guide).
 pub const MAX_WEBHOOKS_PER_EVENT: usize = 2;
 

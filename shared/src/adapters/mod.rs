@@ -2,6 +2,7 @@
 //! Follow Up Boss, DynamoDB (`store`), SQS (`queue`), Secrets Manager, and
 //! CloudWatch metrics. They speak the domain's types; the flows call them.
 
+mod aws;
 pub mod followupboss;
 pub mod google;
 pub mod kvcore;

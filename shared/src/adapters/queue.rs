@@ -8,7 +8,7 @@ use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinSet;
 
-use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
+use crate::adapters::aws::error_code;
 
 /// SendMessageBatch takes at most 10 entries (SQS quotas).
 pub const BATCH_SIZE: usize = 10;
@@ -61,10 +61,6 @@ impl Queue {
         Queue { client, url }
     }
 
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-
     /// Sends every message, 10 to a `SendMessageBatch`, several batches at
     /// once. Entries SQS refuses inside a batch are sent again; an error
     /// means some may have been sent (the worker is idempotent per person,
@@ -107,7 +103,7 @@ impl Queue {
             .wait_time_seconds(wait_seconds)
             .send()
             .await
-            .map_err(|e| QueueError(sqs_error(&e)))?;
+            .map_err(|e| QueueError(error_code(&e)))?;
         Ok(output
             .messages()
             .iter()
@@ -123,7 +119,7 @@ impl Queue {
             .message_body(body)
             .send()
             .await
-            .map_err(|e| QueueError(sqs_error(&e)))?;
+            .map_err(|e| QueueError(error_code(&e)))?;
         Ok(())
     }
 
@@ -134,7 +130,7 @@ impl Queue {
             .receipt_handle(receipt_handle)
             .send()
             .await
-            .map_err(|e| QueueError(sqs_error(&e)))?;
+            .map_err(|e| QueueError(error_code(&e)))?;
         Ok(())
     }
 }
@@ -162,7 +158,7 @@ async fn send_batch(client: &Client, url: &str, bodies: Vec<String>) -> Result<(
             .set_entries(Some(entries))
             .send()
             .await
-            .map_err(|e| QueueError(sqs_error(&e)))?;
+            .map_err(|e| QueueError(error_code(&e)))?;
         let refused: Vec<&str> = output.failed().iter().map(|f| f.id()).collect();
         if let Some(sender_fault) = output.failed().iter().find(|f| f.sender_fault()) {
             // Our own mistake (too large, malformed): sending again cannot help.
@@ -180,20 +176,6 @@ async fn send_batch(client: &Client, url: &str, bodies: Vec<String>) -> Result<(
         "SQS kept refusing {} messages",
         pending.len()
     )))
-}
-
-/// The service's error code, else what kind of transport failure it was.
-fn sqs_error<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> String {
-    if let Some(code) = error.as_service_error().and_then(|e| e.code()) {
-        return code.to_string();
-    }
-    match error {
-        SdkError::TimeoutError(_) => "timed out".to_string(),
-        SdkError::DispatchFailure(_) => "could not connect".to_string(),
-        SdkError::ResponseError(_) => "unreadable response".to_string(),
-        SdkError::ConstructionFailure(_) => "request could not be built".to_string(),
-        _ => "service error".to_string(),
-    }
 }
 
 #[cfg(test)]

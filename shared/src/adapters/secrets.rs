@@ -10,6 +10,8 @@ use aws_sdk_secretsmanager::error::SdkError;
 use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
 use tokio::time::Instant;
 
+use crate::adapters::aws::transport_text;
+
 pub const SECRET_TTL: Duration = Duration::from_secs(300);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -88,18 +90,7 @@ fn classify(id: &str, error: SdkError<GetSecretValueError>) -> SecretError {
             }
             other => SecretError::Unavailable(other.meta().code().unwrap_or("error").to_string()),
         },
-        _ => SecretError::Unavailable(aws_error_text(&error)),
-    }
-}
-
-/// A short description of an SDK transport error (timeouts, DNS, refused).
-pub(crate) fn aws_error_text<E, R>(error: &SdkError<E, R>) -> String {
-    match error {
-        SdkError::TimeoutError(_) => "timed out".to_string(),
-        SdkError::DispatchFailure(_) => "could not connect".to_string(),
-        SdkError::ResponseError(_) => "unreadable response".to_string(),
-        SdkError::ConstructionFailure(_) => "request could not be built".to_string(),
-        _ => "service error".to_string(),
+        _ => SecretError::Unavailable(transport_text(&error)),
     }
 }
 

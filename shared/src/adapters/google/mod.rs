@@ -100,10 +100,6 @@ impl Google {
             token_url: token_url.to_string(),
         })
     }
-
-    pub fn token_url(&self) -> &str {
-        &self.token_url
-    }
 }
 
 fn transport(error: reqwest::Error) -> GoogleError {

@@ -32,7 +32,7 @@ pub use queued::{
 pub use usage::{MonthlyUsage, month_of};
 pub use workflows::{AllWorkflows, WorkflowError, Workflows, settings_item};
 
-use crate::adapters::secrets::aws_error_text;
+use crate::adapters::aws::error_code;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
@@ -48,11 +48,7 @@ pub(crate) fn unavailable<E, R>(error: SdkError<E, R>) -> StoreError
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
 {
-    let code = error
-        .as_service_error()
-        .and_then(|e| e.code())
-        .map(String::from);
-    StoreError::Unavailable(code.unwrap_or_else(|| aws_error_text(&error)))
+    StoreError::Unavailable(error_code(&error))
 }
 
 /// How long event records are kept unless `RECORD_RETENTION_DAYS` says.

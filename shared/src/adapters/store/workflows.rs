@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use tokio::time::Instant;
 
-use crate::adapters::secrets::aws_error_text;
+use crate::adapters::aws::error_code;
 use crate::domain::settings::{self, Attr, Item, Settings, SettingsError};
 
 pub const SETTINGS_TTL: Duration = Duration::from_secs(60);
@@ -59,13 +59,7 @@ impl Workflows {
             .key("workflow_id", AttributeValue::S(workflow_id.to_string()))
             .send()
             .await
-            .map_err(|e| {
-                let code = e
-                    .as_service_error()
-                    .and_then(|s| s.meta().code())
-                    .map(String::from);
-                WorkflowError::Unavailable(code.unwrap_or_else(|| aws_error_text(&e)))
-            })?;
+            .map_err(|e| WorkflowError::Unavailable(error_code(&e)))?;
         let Some(item) = output.item else {
             return Ok(None);
         };
@@ -97,13 +91,7 @@ impl Workflows {
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
-                .map_err(|e| {
-                    let code = e
-                        .as_service_error()
-                        .and_then(|s| s.meta().code())
-                        .map(String::from);
-                    WorkflowError::Unavailable(code.unwrap_or_else(|| aws_error_text(&e)))
-                })?;
+                .map_err(|e| WorkflowError::Unavailable(error_code(&e)))?;
             for raw in output.items() {
                 let item: Item = settings_item(raw);
                 let Some(Attr::S(workflow_id)) = item.get("workflow_id") else {

@@ -9,8 +9,9 @@ use crate::domain::contact::{Address, Person, PhoneKind};
 use super::json::{self, Obj, PayloadError, object};
 use super::{ParseContext, SourceEvent, Subject, dates, people};
 
-/// The events that carry people kvsync syncs; others are acknowledged.
-const SYNCED_EVENTS: [&str; 2] = ["peopleCreated", "peopleUpdated"];
+/// The events that carry people kvsync syncs (SPEC section 5); others are
+/// acknowledged. `kvsync followupboss subscribe` registers these.
+pub const SYNCED_EVENTS: [&str; 2] = ["peopleCreated", "peopleUpdated"];
 
 /// `{"eventId", "eventCreated", "event", "resourceIds", "uri"}`.
 pub fn parse(body: &[u8], _context: ParseContext<'_>) -> Result<SourceEvent, PayloadError> {
