@@ -111,6 +111,7 @@ class CostPatchesChangeNoAnswer(unittest.TestCase):
     def test_updates_and_errors_match_plain_moto(self):
         plain, patched = apply("plain"), apply("patched")
         self.assertEqual(len(plain), 2 * len(CASES))
+        self.assertEqual(len(patched), len(plain), "every case answered by both")
         self.assertTrue(any("error" in (r or {}) for r in plain), "some cases are refused")
         self.assertTrue(any("error" not in (r or {}) for r in plain), "some cases apply")
         for i, (a, b) in enumerate(zip(plain, patched)):

@@ -16,7 +16,7 @@ use kvsync::domain::delivery::Delivery;
 use kvsync::domain::settings::Source;
 use kvsync::domain::sources::{self, ParseContext, followupboss};
 use kvsync::flows::{self, Invocation, Services, SyncError};
-use kvsync_devstack::{aws, stack, template};
+use kvsync_devstack::{aws, stack};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -128,14 +128,11 @@ fn stack() -> &'static Stack {
     STACK.get_or_init(|| {
         let runtime = tokio::runtime::Runtime::new().expect("runtime");
         let (services, kvcore) = runtime.block_on(async {
-            let url = stack::moto_url_from_env().expect("MOTO_URL: run through `make test`");
-            let config = aws::local_sdk_config(&url).await;
+            let (config, tables, prefix) = stack::fresh_tables()
+                .await
+                .expect("tables from template.yaml on moto_server");
             let dynamodb = aws_sdk_dynamodb::Client::new(&config);
             let secrets = aws_sdk_secretsmanager::Client::new(&config);
-            let prefix = stack::unique_prefix();
-            let tables = aws::create_tables(&dynamodb, &template::template_path(), &prefix)
-                .await
-                .expect("tables");
             let kvcore = FakeKvcore::start(FakeConfig::default())
                 .await
                 .expect("fake");

@@ -12,7 +12,7 @@ use kvsync::adapters::store::{IndexedContact, MetaUpdate, PhoneIndexStore};
 use kvsync::clock::now_ms;
 use kvsync::domain::contact::Region;
 use kvsync::flows::phone_index::{self, IndexError, PhoneIndex, Scope};
-use kvsync_devstack::{aws, stack, template};
+use kvsync_devstack::stack;
 use serde_json::json;
 use tokio::time::Instant;
 
@@ -26,16 +26,10 @@ struct Rig {
 }
 
 async fn rig() -> Rig {
-    let url = stack::moto_url_from_env().expect("MOTO_URL: run through `make test`");
-    let config = aws::local_sdk_config(&url).await;
+    let (config, tables, _) = stack::fresh_tables()
+        .await
+        .expect("tables from template.yaml on moto_server");
     let dynamodb = aws_sdk_dynamodb::Client::new(&config);
-    let tables = aws::create_tables(
-        &dynamodb,
-        &template::template_path(),
-        &stack::unique_prefix(),
-    )
-    .await
-    .expect("tables from template.yaml");
     let fake = FakeKvcore::start(FakeConfig::default())
         .await
         .expect("fake");

@@ -111,6 +111,18 @@ pub fn moto_url_from_env() -> Option<String> {
         .find_map(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))
 }
 
+/// Tables for an adapter test: moto_server's SDK config (`MOTO_URL`) and
+/// template.yaml's tables created under a fresh prefix, by the env var the
+/// function reads them from (`WORKFLOWS_TABLE` → its name), and the prefix.
+pub async fn fresh_tables() -> Result<(aws_config::SdkConfig, BTreeMap<String, String>, String)> {
+    let url = moto_url_from_env().ok_or("MOTO_URL is not set: run through `make test`")?;
+    let config = aws::local_sdk_config(&url).await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+    let prefix = unique_prefix();
+    let tables = aws::create_tables(&dynamodb, &template::template_path(), &prefix).await?;
+    Ok((config, tables, prefix))
+}
+
 /// The webhook binary: env WEBHOOK_BIN, else the debug build in the cargo target dir.
 pub fn default_webhook_bin() -> PathBuf {
     default_bin("WEBHOOK_BIN", "webhook")

@@ -285,6 +285,15 @@ impl Cable {
 
 /// The `kvsync` CLI, run with the stack's function environment.
 pub async fn kvsync_cli(stack: &LocalStack, args: &[&str]) -> (bool, String, String) {
+    kvsync_cli_with(stack, args, &[]).await
+}
+
+/// `kvsync_cli`, with `extra` variables besides the function's.
+pub async fn kvsync_cli_with(
+    stack: &LocalStack,
+    args: &[&str],
+    extra: &[(&str, &str)],
+) -> (bool, String, String) {
     let binary = std::env::var("KVSYNC_BIN").unwrap_or_else(|_| {
         kvsync_devstack::template::workspace_root()
             .join("target/debug/kvsync")
@@ -295,6 +304,7 @@ pub async fn kvsync_cli(stack: &LocalStack, args: &[&str]) -> (bool, String, Str
         .args(args)
         .env_clear()
         .envs(stack.function_env())
+        .envs(extra.iter().copied())
         .output()
         .await
         .unwrap_or_else(|e| panic!("running {binary}: {e} (cargo build -p kvsync-cli)"));

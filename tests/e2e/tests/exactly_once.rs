@@ -56,7 +56,16 @@ async fn the_same_event_at_once_answers_one_409() {
     let (a, b) = tokio::join!(
         world.send_to(&world.function, "same-time", &headers, &body),
         async {
-            tokio::time::sleep(Duration::from_millis(300)).await;
+            // Once the first holds the event (its kvCORE request has
+            // arrived and waits out the delay), the second comes.
+            let waited = std::time::Instant::now();
+            while world.kvcore().requests().is_empty() {
+                assert!(
+                    waited.elapsed() < Duration::from_secs(10),
+                    "the first never reached kvCORE"
+                );
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
             world.send_to(&other, "same-time", &headers, &body).await
         }
     );

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use followupboss_fake::FakeFollowUpBoss;
 use kvcore_fake::Fault;
 use kvsync_devstack::{QueueOverrides, SpawnOptions, SqsSource, StackOptions};
-use kvsync_e2e::{World, json};
+use kvsync_e2e::{World, json, kvsync_cli_with};
 use serde_json::Value;
 
 const FUB_KEY: &str = "fub-queued-key";
@@ -206,7 +206,9 @@ async fn a_thousand_people_are_accepted_at_once_and_synced_once_each_at_the_rate
         answer.body,
         json!({"event_id": "evt-bulk", "duplicate": false, "queued": 1000})
     );
-    assert!(took < Duration::from_secs(1), "202 after {took:?}");
+    // Follow Up Boss wants its 2xx within 10 s; how fast it comes is
+    // measured by `make bench`, not here.
+    assert!(took < Duration::from_secs(10), "202 after {took:?}");
     assert!(
         q.world.kvcore().requests().is_empty(),
         "nothing synced in the webhook"
@@ -507,26 +509,6 @@ async fn a_person_past_the_receive_limit_is_dead_lettered_recorded_and_replayed_
 /// The `kvsync` CLI with the webhook's environment and the dead-letter
 /// queue's URL (the stack's SyncDeadLetterQueueUrl output).
 async fn cli(q: &Queued, args: &[&str]) -> (bool, String, String) {
-    let binary = std::env::var("KVSYNC_BIN").unwrap_or_else(|_| {
-        kvsync_devstack::template::workspace_root()
-            .join("target/debug/kvsync")
-            .display()
-            .to_string()
-    });
-    let output = tokio::process::Command::new(&binary)
-        .args(args)
-        .env_clear()
-        .envs(q.world.stack.function_env())
-        .env(
-            "SYNC_DLQ_URL",
-            &q.world.stack.queue("SyncDeadLetterQueue").url,
-        )
-        .output()
-        .await
-        .unwrap_or_else(|e| panic!("running {binary}: {e}"));
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    let dead_letters = q.world.stack.queue("SyncDeadLetterQueue").url.clone();
+    kvsync_cli_with(&q.world.stack, args, &[("SYNC_DLQ_URL", &dead_letters)]).await
 }
