@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 
 use kvsync::adapters::secrets::{SecretError, Secrets};
-use kvsync::adapters::store::{WorkflowError, Workflows};
+use kvsync::adapters::store::{Claim, Ending, Ledger, WorkflowError, Workflows};
 use kvsync::domain::settings::Source;
-use kvsync_devstack::{aws, stack, template};
+use kvsync_devstack::{aws, stack};
 use serde_json::json;
 
 struct Moto {
@@ -16,16 +16,10 @@ struct Moto {
 }
 
 async fn moto() -> Moto {
-    let url = stack::moto_url_from_env().expect("MOTO_URL: run through `make test`");
-    let config = aws::local_sdk_config(&url).await;
+    let (config, tables, _) = stack::fresh_tables()
+        .await
+        .expect("tables from template.yaml on moto_server");
     let dynamodb = aws_sdk_dynamodb::Client::new(&config);
-    let tables = aws::create_tables(
-        &dynamodb,
-        &template::template_path(),
-        &stack::unique_prefix(),
-    )
-    .await
-    .expect("tables from template.yaml");
     Moto {
         secrets: aws_sdk_secretsmanager::Client::new(&config),
         dynamodb,
@@ -45,6 +39,17 @@ impl Moto {
         aws::put_item_json(&self.dynamodb, &self.tables["WORKFLOWS_TABLE"], &item)
             .await
             .expect("put item");
+    }
+}
+
+impl Moto {
+    fn ledger(&self) -> Ledger {
+        Ledger::new(
+            self.dynamodb.clone(),
+            self.tables["EVENTS_TABLE"].clone(),
+            self.tables["PERSONS_TABLE"].clone(),
+            30,
+        )
     }
 }
 
@@ -144,4 +149,34 @@ async fn secrets_are_read_and_missing_ones_named() {
         "{missing:?}"
     );
     assert!(missing.to_string().contains("does not exist"));
+}
+
+#[tokio::test]
+async fn a_claim_tells_a_retried_event_from_a_new_one() {
+    let ledger = moto().await.ledger();
+    let claim = |now: i64| ledger.claim_event("wf", "evt-1", "{}", now, now + 10_000);
+    assert_eq!(claim(1_000).await.unwrap(), Claim::Claimed, "a new event");
+    assert_eq!(
+        claim(2_000).await.unwrap(),
+        Claim::InProgress,
+        "its lease still runs"
+    );
+    let failed = Ending::Failed {
+        code: "kvcore_unavailable",
+        message: "kvCORE answered 503",
+    };
+    ledger
+        .finish("wf", "evt-1", failed, &[], 3_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        claim(4_000).await.unwrap(),
+        Claim::Reclaimed,
+        "a failed event that comes again"
+    );
+    assert_eq!(
+        claim(20_000).await.unwrap(),
+        Claim::Reclaimed,
+        "an abandoned attempt whose lease ran out"
+    );
 }

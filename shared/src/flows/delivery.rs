@@ -172,7 +172,7 @@ async fn run_event(
     )
     .await?;
     match claim {
-        Claim::Claimed => {}
+        Claim::Claimed | Claim::Reclaimed => {}
         Claim::Completed(mut answer) => {
             tracing::info!("duplicate delivery answered from its record");
             answer.duplicate = true;

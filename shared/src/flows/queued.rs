@@ -77,7 +77,7 @@ async fn enqueue_event(
         )
         .await?;
     match claim {
-        Claim::Claimed => {}
+        Claim::Claimed | Claim::Reclaimed => {}
         Claim::Completed(mut answer) => {
             tracing::info!("duplicate delivery answered from its record");
             answer.duplicate = true;
@@ -95,13 +95,17 @@ async fn enqueue_event(
     }
 
     // A failed event that comes again: its persons already done stay done.
-    let done: BTreeSet<usize> = ledger
-        .queued_persons(workflow_id, &event_id)
-        .await?
-        .into_iter()
-        .filter(|person| person.status == PersonStatus::Done)
-        .map(|person| person.index)
-        .collect();
+    // A first claim has none, and costs no read to know it.
+    let done: BTreeSet<usize> = match claim {
+        Claim::Reclaimed => ledger
+            .queued_persons(workflow_id, &event_id)
+            .await?
+            .into_iter()
+            .filter(|person| person.status == PersonStatus::Done)
+            .map(|person| person.index)
+            .collect(),
+        _ => BTreeSet::new(),
+    };
     let messages = messages(workflow_id, &event_id, &event.subjects, &done);
     if let Err(error) = queue.send_all(&messages).await {
         let error = SyncError::AwsUnavailable(error.to_string());

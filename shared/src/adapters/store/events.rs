@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+    AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 
 use super::{Item, Ledger, StoreError, get_n, get_s, n, read_consistent, s, unavailable};
@@ -49,8 +49,13 @@ impl EventStatus {
 /// What claiming an event found.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Claim {
-    /// New, failed before, or abandoned: this invocation processes it.
+    /// This invocation processes it: a new event, or one whose earlier
+    /// attempt is not known here (the claim-with-lock transaction cannot
+    /// tell).
     Claimed,
+    /// This invocation processes it again: an earlier attempt failed or
+    /// was abandoned (its lease ran out).
+    Reclaimed,
     /// Done before: its first answer.
     Completed(EventAnswer),
     /// Another invocation is processing it right now.
@@ -124,7 +129,10 @@ pub struct LockRequest<'a> {
 
 impl Ledger {
     /// Claims the event for this invocation until `lease_until_ms`, keeping
-    /// its payload for a replay should it fail.
+    /// its payload for a replay should it fail. `Reclaimed` when an earlier
+    /// attempt left a record: the claim asks for the old values of what it
+    /// set, which a new event does not have, so a first claim reads nothing
+    /// back.
     pub async fn claim_event(
         &self,
         workflow_id: &str,
@@ -143,12 +151,16 @@ impl Ledger {
             .update_expression(CLAIM_UPDATE)
             .condition_expression(CLAIM_CONDITION)
             .expression_attribute_names("#status", "status")
+            .return_values(ReturnValue::UpdatedOld)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
         for (name, value) in claim.values {
             request = request.expression_attribute_values(name, value);
         }
         let refused = match request.send().await {
-            Ok(_) => return Ok(Claim::Claimed),
+            Ok(output) if output.attributes().is_none_or(|old| old.is_empty()) => {
+                return Ok(Claim::Claimed);
+            }
+            Ok(_) => return Ok(Claim::Reclaimed),
             Err(SdkError::ServiceError(e)) => match e.into_err() {
                 UpdateItemError::ConditionalCheckFailedException(refused) => refused,
                 other => {
