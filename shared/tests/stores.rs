@@ -3,8 +3,9 @@
 
 use std::collections::BTreeMap;
 
+use kvsync::adapters::kvcore::Pacer;
 use kvsync::adapters::secrets::{SecretError, Secrets};
-use kvsync::adapters::store::{Claim, Ending, Ledger, WorkflowError, Workflows};
+use kvsync::adapters::store::{Claim, Ending, Ledger, PacingStore, WorkflowError, Workflows};
 use kvsync::domain::settings::Source;
 use kvsync_devstack::{aws, stack};
 use serde_json::json;
@@ -179,4 +180,20 @@ async fn a_claim_tells_a_retried_event_from_a_new_one() {
         Claim::Reclaimed,
         "an abandoned attempt whose lease ran out"
     );
+}
+
+#[tokio::test]
+async fn a_shared_pace_faster_than_its_table_still_gives_turns_and_stops_at_the_deadline() {
+    let moto = moto().await;
+    let store = PacingStore::new(moto.dynamodb.clone(), moto.tables["PACING_TABLE"].clone());
+    // 100,000 requests a second: a turn every millisecond, shorter than a
+    // round trip to the table. Each wait must still end with a turn.
+    let pacer = Pacer::shared(store.clone(), "kvsync/fast-token", 100_000.0);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    for turn in 0..20 {
+        assert!(pacer.wait(deadline).await.is_ok(), "turn {turn}");
+    }
+    // A deadline already past ends the wait, whatever the table says.
+    let past = tokio::time::Instant::now();
+    assert!(pacer.wait(past).await.is_err(), "no turn past the deadline");
 }

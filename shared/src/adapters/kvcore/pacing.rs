@@ -147,13 +147,21 @@ impl Pacer {
     }
 }
 
+/// A turn is on time within one interval of it, and never less than this:
+/// at a fast rate (an interval of 1 ms at 1,000/s) a round trip to the table
+/// (~5 ms in a region) would otherwise leave no turn on time. Late by more,
+/// a turn is taken again, so requests bunch by at most this much.
+const MIN_ON_TIME_MS: i64 = 10;
+
 /// Reserves a turn with the shared bucket and waits for it. A turn that
 /// is already more than one interval past when the reservation's answer
 /// comes (DynamoDB was slow) or when the wait ends (the process was not
 /// scheduled) is given up and another reserved: sending late would bunch
 /// requests together, and together the workers would exceed the rate.
-/// So every request leaves within one interval of its turn, and any
-/// second holds at most `rate + 2` of them.
+/// So every request leaves within one interval (at least
+/// `MIN_ON_TIME_MS`) of its turn, and any second holds at most `rate + 2`
+/// of them at the rates kvCORE tokens are given. The wait ends at
+/// `deadline` whatever the table answers.
 async fn wait_shared(
     store: &PacingStore,
     key: &str,
@@ -161,6 +169,9 @@ async fn wait_shared(
     deadline: Instant,
 ) -> Result<(), KvcoreError> {
     loop {
+        if Instant::now() >= deadline {
+            return Err(KvcoreError::Timeout);
+        }
         let now = wall_ms();
         let latest = now
             + deadline
@@ -180,7 +191,7 @@ async fn wait_shared(
         if wait > 0 {
             tokio::time::sleep(Duration::from_millis(wait as u64)).await;
         }
-        if wall_ms() <= slot + interval_ms {
+        if wall_ms() <= slot + interval_ms.max(MIN_ON_TIME_MS) {
             return Ok(());
         }
         tracing::debug!(
