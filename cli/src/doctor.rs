@@ -408,6 +408,9 @@ impl Doctor<'_> {
         }
 
         if let Some(settings) = &settings {
+            if let Some(v) = followupboss_system_verdict(settings) {
+                add("followupboss_system", v);
+            }
             if settings.source == Source::FollowUpBoss
                 && let Some(key) = &fub_key
             {
@@ -814,6 +817,30 @@ pub fn index_verdict(meta: &IndexMeta, now_ms: i64, workflow_id: &str) -> Verdic
     }
 }
 
+/// A `followupboss` workflow without `followupboss_system` sends its
+/// Follow Up Boss requests without `X-System`/`X-System-Key` (SPEC section
+/// 3), and Follow Up Boss then allows half the request rate
+/// (docs.followupboss.com, "Rate Limiting" and "Identification"): a
+/// warning. `None` for other sources.
+pub fn followupboss_system_verdict(settings: &Settings) -> Option<Verdict> {
+    if settings.source != Source::FollowUpBoss {
+        return None;
+    }
+    Some(match &settings.followupboss_system {
+        Some(name) => ok(format!(
+            "every Follow Up Boss request carries X-System '{name}' and its key"
+        )),
+        None => verdict(
+            Status::Warning,
+            "followupboss_system is not set: Follow Up Boss requests go without X-System/X-System-Key, and Follow Up Boss allows them half the request rate",
+            Some(format!(
+                "set followupboss_system (S) on workflow '{}' to the name your system is registered under with Follow Up Boss (its key is the webhook_secret)",
+                settings.workflow_id
+            )),
+        ),
+    })
+}
+
 /// Failed events wait for a replay.
 pub fn failed_verdict(failed: usize, workflow_id: &str) -> Verdict {
     if failed == 0 {
@@ -1077,6 +1104,35 @@ mod tests {
             ..fresh
         };
         assert_eq!(index_verdict(&old_build, now, "wf").status, Status::Warning);
+    }
+
+    #[test]
+    fn a_followupboss_workflow_without_its_system_is_a_warning() {
+        let item = |extra: &[(&str, &str)]| {
+            let mut item: kvsync::domain::settings::Item = [
+                ("kvcore_token_secret", "k"),
+                ("webhook_secret", "w"),
+                ("source", "followupboss"),
+                ("source_api_secret", "s"),
+            ]
+            .iter()
+            .chain(extra)
+            .map(|(k, v)| (k.to_string(), Attr::S(v.to_string())))
+            .collect();
+            item.retain(|_, v| *v != Attr::S(String::new()));
+            settings::parse("fub", &item).unwrap().0
+        };
+        let without = followupboss_system_verdict(&item(&[])).unwrap();
+        assert_eq!(without.status, Status::Warning);
+        assert!(
+            without.detail.contains("half the request rate"),
+            "{without:?}"
+        );
+        assert!(without.action.unwrap().contains("followupboss_system"));
+        let with = followupboss_system_verdict(&item(&[("followupboss_system", "team")])).unwrap();
+        assert_eq!(with.status, Status::Ok);
+        let generic = item(&[("source", "generic"), ("source_api_secret", "")]);
+        assert_eq!(followupboss_system_verdict(&generic), None);
     }
 
     #[test]

@@ -85,7 +85,7 @@ pub async fn history_detail(
                 .as_deref()
                 .and_then(|m| serde_json::from_str::<PersonMessage>(m).ok())
                 .map(|m| match m.subject {
-                    kvsync::adapters::queue::MessageSubject::Fetch { source_id } => source_id,
+                    kvsync::adapters::queue::MessageSubject::Fetch { source_id, .. } => source_id,
                     _ => format!("#{}", m.index),
                 })
                 .unwrap_or_else(|| format!("#{}", person.index));

@@ -17,8 +17,9 @@ use lambda_runtime::{Error, LambdaEvent};
 const DEADLINE_MARGIN: Duration = Duration::from_secs(2);
 /// Without a Lambda context deadline (never in Lambda itself).
 const DEFAULT_BUDGET: Duration = Duration::from_secs(30);
-/// The queue's `maxReceiveCount` when `SYNC_MAX_RECEIVE_COUNT` is not set.
-const DEFAULT_RECEIVE_LIMIT: u32 = 5;
+/// The queue's `maxReceiveCount` when `SYNC_MAX_RECEIVE_COUNT` is not set
+/// (template.yaml's `SyncMaxReceiveCount` default).
+const DEFAULT_RECEIVE_LIMIT: u32 = 10;
 
 /// `SYNC_MAX_RECEIVE_COUNT`: the sync queue's `maxReceiveCount`
 /// (template.yaml sets both from one number). Errors name the variable.
@@ -104,13 +105,18 @@ async fn sync_record(
             %error,
             "message returned to the queue"
         );
+        // Back after a short, growing delay, not the visibility timeout
+        // (SPEC section 11).
+        if let Some(receipt_handle) = record.receipt_handle.as_deref() {
+            queued::return_later(services, receipt_handle, error, receives).await;
+        }
     }
     synced
 }
 
 /// The partial batch response: the ids of the messages that failed (SQS
-/// makes them visible again after the visibility timeout; the others are
-/// deleted). A failed message without an id cannot be named, so the whole
+/// makes them visible again after their backoff, `queued::return_later`,
+/// or the visibility timeout; the others are deleted). A failed message without an id cannot be named, so the whole
 /// batch fails (every message comes back; the synced ones are recorded and
 /// count once).
 fn batch_response(

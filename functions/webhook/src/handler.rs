@@ -101,6 +101,7 @@ fn status_of(error: &SyncError) -> StatusCode {
         | SyncError::PersonBusy
         | SyncError::PhoneIndexBuilding
         | SyncError::Source(_)
+        | SyncError::PersonNotYetReadable(_)
         | SyncError::AwsUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
     }
 }
@@ -197,6 +198,11 @@ mod tests {
             ),
             (SyncError::PersonBusy, 503, "person_busy"),
             (SyncError::PhoneIndexBuilding, 503, "phone_index_building"),
+            (
+                SyncError::PersonNotYetReadable("7".into()),
+                503,
+                "person_not_yet_readable",
+            ),
             (
                 SyncError::Kvcore(KvcoreError::CandidatesUnread { read: 10_000 }),
                 503,

@@ -24,10 +24,26 @@
 //! Errors are `{"errorMessage": "..."}` as Follow Up Boss answers them.
 //! Which status a bad system key gets is not documented; the fake answers
 //! 401 like a bad API key.
+//!
+//! People reads, as Follow Up Boss documents them, strictly:
+//! - a newly created person may not be readable "until the person has
+//!   been assigned to an agent"
+//!   (https://docs.followupboss.com/reference/common-issues, "Access to
+//!   Newly Created People"): [`FakeFollowUpBoss::put_new_person`] makes a
+//!   person answer 404 for a while, then 200;
+//! - a registered system's `X-System`/`X-System-Key` may come on every
+//!   request ("Identification"); a request that names a system must name
+//!   a registered one with its key (401 otherwise, as the webhooks API);
+//!   [`FakeFollowUpBoss::headers`] records every request's headers so a
+//!   test can see what kvsync sent;
+//! - 429 "with a Retry-After header"
+//!   (https://docs.followupboss.com/reference/rate-limiting); the harsher
+//!   reading also has 429 without one ([`Fault::RateLimitedWithoutRetryAfter`]).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -41,7 +57,31 @@ use serde_json::{Value, json};
 #[derive(Debug, Clone, PartialEq)]
 pub enum Fault {
     Status(u16),
-    RateLimited { retry_after_secs: u64 },
+    /// 429 with `Retry-After`, as "Rate Limiting" documents it.
+    RateLimited {
+        retry_after_secs: u64,
+    },
+    /// 429 without `Retry-After` (the harsher reading).
+    RateLimitedWithoutRetryAfter,
+}
+
+/// One request as the fake received it: method, path and every header
+/// (names lower-cased), authorized or not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeenRequest {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+}
+
+impl SeenRequest {
+    /// The value of header `name` (lower-case), if sent.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// The people webhook events Follow Up Boss documents (webhooks guide,
@@ -82,6 +122,10 @@ struct Inner {
     next_webhook_id: u64,
     /// Webhooks requests, `"METHOD /path"`, in order.
     webhook_requests: Vec<String>,
+    /// Every request, with its headers, in order.
+    seen: Vec<SeenRequest>,
+    /// People not readable yet (the new-person window): id → until when.
+    unreadable_until: BTreeMap<String, Instant>,
 }
 
 #[derive(Clone)]
@@ -140,6 +184,26 @@ impl FakeFollowUpBoss {
         self.inner().people.insert(id, person);
     }
 
+    /// Adds a person that Follow Up Boss has just created and not yet
+    /// assigned: reads of it answer 404 for `unreadable_for`, then 200
+    /// ("Access to Newly Created People").
+    pub fn put_new_person(&self, person: Value, unreadable_for: Duration) {
+        let id = match &person["id"] {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let mut inner = self.inner();
+        inner
+            .unreadable_until
+            .insert(id.clone(), Instant::now() + unreadable_for);
+        inner.people.insert(id, person);
+    }
+
+    /// Every request so far (people, identity, webhooks) with its headers.
+    pub fn headers(&self) -> Vec<SeenRequest> {
+        self.inner().seen.clone()
+    }
+
     pub fn remove_person(&self, id: &str) {
         self.inner().people.remove(id);
     }
@@ -189,17 +253,50 @@ impl FakeFollowUpBoss {
         if !self.authorized(headers) {
             return Err((StatusCode::UNAUTHORIZED, "Invalid API key"));
         }
-        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-        let (Some(name), Some(key)) = (header("x-system"), header("x-system-key")) else {
-            return Err((
+        match self.named_system(headers)? {
+            Some(system) => Ok(system),
+            None => Err((
                 StatusCode::UNAUTHORIZED,
                 "X-System and X-System-Key headers are required",
-            ));
-        };
-        match self.inner().systems.get(name) {
-            Some(registered) if registered == key => Ok(name.to_string()),
-            _ => Err((StatusCode::UNAUTHORIZED, "Invalid X-System-Key")),
+            )),
         }
+    }
+
+    /// The system a request names, if it names one: a registered name with
+    /// its key, else the error answer. Half a pair is an error too.
+    fn named_system(
+        &self,
+        headers: &HeaderMap,
+    ) -> Result<Option<String>, (StatusCode, &'static str)> {
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        match (header("x-system"), header("x-system-key")) {
+            (None, None) => Ok(None),
+            (Some(name), Some(key)) => match self.inner().systems.get(name) {
+                Some(registered) if registered == key => Ok(Some(name.to_string())),
+                _ => Err((StatusCode::UNAUTHORIZED, "Invalid X-System-Key")),
+            },
+            _ => Err((
+                StatusCode::UNAUTHORIZED,
+                "X-System and X-System-Key go together",
+            )),
+        }
+    }
+
+    fn see(&self, method: &str, path: &str, headers: &HeaderMap) {
+        let headers = headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    v.to_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect();
+        self.inner().seen.push(SeenRequest {
+            method: method.to_string(),
+            path: path.to_string(),
+            headers,
+        });
     }
 }
 
@@ -218,6 +315,7 @@ fn webhook_json(webhook: &FakeWebhook) -> Value {
 }
 
 async fn identity(State(fake): State<FakeFollowUpBoss>, headers: HeaderMap) -> Response {
+    fake.see("GET", "/v1/identity", &headers);
     if !fake.authorized(&headers) {
         return error(StatusCode::UNAUTHORIZED, "Invalid API key");
     }
@@ -236,6 +334,7 @@ async fn list_webhooks(
     Query(query): Query<BTreeMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
+    fake.see("GET", "/v1/webhooks", &headers);
     fake.inner()
         .webhook_requests
         .push("GET /v1/webhooks".to_string());
@@ -277,6 +376,7 @@ async fn create_webhook(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
+    fake.see("POST", "/v1/webhooks", &headers);
     fake.inner()
         .webhook_requests
         .push("POST /v1/webhooks".to_string());
@@ -326,6 +426,7 @@ async fn delete_webhook(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
+    fake.see("DELETE", &format!("/v1/webhooks/{id}"), &headers);
     fake.inner()
         .webhook_requests
         .push(format!("DELETE /v1/webhooks/{id}"));
@@ -349,6 +450,7 @@ async fn person(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
+    fake.see("GET", &format!("/v1/people/{id}"), &headers);
     let fault = {
         let mut inner = fake.inner();
         inner.requests.push(id.clone());
@@ -367,6 +469,10 @@ async fn person(
             }
             return response;
         }
+        Some(Fault::RateLimitedWithoutRetryAfter) => {
+            let body = axum::Json(json!({"errorMessage": "Too many requests"}));
+            return (StatusCode::TOO_MANY_REQUESTS, body).into_response();
+        }
         None => {}
     }
     if !fake.authorized(&headers) {
@@ -376,7 +482,15 @@ async fn person(
         )
             .into_response();
     }
-    match fake.inner().people.get(&id) {
+    if let Err((status, message)) = fake.named_system(&headers) {
+        return error(status, message);
+    }
+    let inner = fake.inner();
+    let not_assigned_yet = inner
+        .unreadable_until
+        .get(&id)
+        .is_some_and(|until| Instant::now() < *until);
+    match inner.people.get(&id).filter(|_| !not_assigned_yet) {
         Some(person) => (StatusCode::OK, axum::Json(person.clone())).into_response(),
         None => (
             StatusCode::NOT_FOUND,
@@ -431,6 +545,51 @@ mod tests {
         assert_eq!(limited.status(), 429);
         assert_eq!(limited.headers()["retry-after"], "2");
         assert_eq!(fake.requests(), ["7", "7", "7", "7"]);
+    }
+
+    #[tokio::test]
+    async fn a_new_person_answers_404_until_assigned_and_every_request_s_headers_are_kept() {
+        let fake = FakeFollowUpBoss::start("key-1").await.unwrap();
+        fake.register_system("kvsync", "sys-key");
+        fake.put_new_person(
+            json!({"id": 8, "firstName": "New"}),
+            Duration::from_millis(300),
+        );
+        let get = |system: Option<(&'static str, &'static str)>| {
+            let mut request = reqwest::Client::new()
+                .get(format!("{}/people/8", fake.base_url()))
+                .basic_auth("key-1", Some(""));
+            if let Some((name, key)) = system {
+                request = request.header("X-System", name).header("X-System-Key", key);
+            }
+            async move { request.send().await.unwrap().status().as_u16() }
+        };
+        assert_eq!(
+            get(Some(("kvsync", "sys-key"))).await,
+            404,
+            "not assigned yet"
+        );
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert_eq!(get(Some(("kvsync", "sys-key"))).await, 200);
+        assert_eq!(get(None).await, 200, "without a system: allowed");
+        assert_eq!(get(Some(("kvsync", "wrong"))).await, 401);
+        assert_eq!(get(Some(("other", "sys-key"))).await, 401);
+        let seen = fake.headers();
+        assert_eq!(seen.len(), 5);
+        assert_eq!(seen[0].path, "/v1/people/8");
+        assert_eq!(seen[0].header("x-system"), Some("kvsync"));
+        assert_eq!(seen[0].header("x-system-key"), Some("sys-key"));
+        assert_eq!(seen[2].header("x-system"), None);
+
+        fake.push_fault(Fault::RateLimitedWithoutRetryAfter);
+        let limited = reqwest::Client::new()
+            .get(format!("{}/people/8", fake.base_url()))
+            .basic_auth("key-1", Some(""))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(limited.status(), 429);
+        assert!(limited.headers().get("retry-after").is_none());
     }
 
     async fn post(fake: &FakeFollowUpBoss, system: (&str, &str), body: Value) -> (u16, Value) {

@@ -10,7 +10,9 @@
 //!   the last page only); `syncToken` (what changed since, deleted persons
 //!   as `metadata.deleted: true`); "when the page_token or sync_token is
 //!   specified, all other request parameters must match the first call"
-//!   (400 otherwise); "Sync tokens expire 7 days after the full sync. A
+//!   (400 `INVALID_ARGUMENT` otherwise, with no `ErrorInfo` reason: a sync
+//!   token made under other `personFields` is refused so, like a stale
+//!   page token); "Sync tokens expire 7 days after the full sync. A
 //!   request with an expired sync token will get an error with an
 //!   google.rpc.ErrorInfo with reason EXPIRED_SYNC_TOKEN" (400, the
 //!   `google.rpc.Status` JSON shape of
@@ -120,6 +122,10 @@ struct StoredPerson {
 /// A sync token as issued.
 #[derive(Debug, Clone)]
 struct SyncTokenInfo {
+    /// The parameters of the request that made it, but `syncToken` and
+    /// `pageToken`: a later call with the token must repeat them ("all
+    /// other request parameters must match the first call").
+    bound: Vec<(String, String)>,
     /// Changes up to this sequence number are behind it.
     seq: u64,
     /// When the full sync that started its chain ran (unix ms).
@@ -368,6 +374,26 @@ impl FakeGoogle {
             .filter(|(_, p)| !p.deleted)
             .map(|(name, p)| people::render(name, p, None))
             .collect()
+    }
+
+    /// A sync token as a full listing with these request parameters (but
+    /// `syncToken`/`pageToken`) would have made it now: what an older
+    /// release of a client stored, made under other `personFields`.
+    pub fn issue_sync_token(&self, params: &[(&str, &str)]) -> String {
+        let mut state = self.state();
+        let token = state.token("st-");
+        let info = SyncTokenInfo {
+            bound: people::bound_params(
+                &params
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect::<Vec<_>>(),
+            ),
+            seq: state.seq,
+            full_sync_ms: now_ms(),
+        };
+        state.sync_tokens.insert(token.clone(), info);
+        token
     }
 
     /// Every sync token issued so far expires (400 `EXPIRED_SYNC_TOKEN`).

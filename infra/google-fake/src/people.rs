@@ -156,6 +156,17 @@ fn list(state: &mut State, headers: &HeaderMap, params: &[(String, String)]) -> 
                     None,
                 );
             }
+            // people.connections.list: "When the page_token or sync_token
+            // is specified, all other request parameters must match the
+            // first call." Google's answer names no reason.
+            Some(info) if info.bound != bound_params(params) => {
+                return rpc_error(
+                    400,
+                    "INVALID_ARGUMENT",
+                    "Request contains an invalid argument.",
+                    None,
+                );
+            }
             Some(info)
                 if now - info.full_sync_ms > state.config.sync_token_ttl.as_millis() as i64 =>
             {
@@ -228,6 +239,7 @@ fn list(state: &mut State, headers: &HeaderMap, params: &[(String, String)]) -> 
         state.sync_tokens.insert(
             token.clone(),
             SyncTokenInfo {
+                bound: bound_params(&cursor.params),
                 seq: cursor.until_seq,
                 full_sync_ms: cursor.full_sync_ms,
             },
@@ -241,6 +253,18 @@ fn list(state: &mut State, headers: &HeaderMap, params: &[(String, String)]) -> 
         }
     }
     (StatusCode::OK, axum::Json(body)).into_response()
+}
+
+/// The parameters a sync token is bound to: all but `syncToken` and
+/// `pageToken`, sorted (their order in the query does not matter).
+pub(crate) fn bound_params(params: &[(String, String)]) -> Vec<(String, String)> {
+    let mut bound: Vec<(String, String)> = params
+        .iter()
+        .filter(|(k, _)| k != "syncToken" && k != "pageToken")
+        .cloned()
+        .collect();
+    bound.sort();
+    bound
 }
 
 fn connections_is_empty(body: &Value) -> bool {

@@ -273,6 +273,58 @@ async fn pages_then_a_sync_token_on_the_last_page_then_only_changes_with_deletio
     assert!(page["nextSyncToken"].is_string());
 }
 
+/// people.connections.list: "When the page_token or sync_token is
+/// specified, all other request parameters must match the first call."
+#[tokio::test]
+async fn a_sync_token_under_other_person_fields_is_invalid_argument_without_a_reason() {
+    let client = Client::start().await;
+    client.fake.add_person(ann());
+    let access = client.access_token().await;
+    let (_, page) = client
+        .list(
+            &access,
+            &[("personFields", "names"), ("requestSyncToken", "true")],
+        )
+        .await;
+    let token = page["nextSyncToken"].as_str().unwrap().to_string();
+    let (status, body) = client
+        .list(
+            &access,
+            &[FIELDS, ("requestSyncToken", "true"), ("syncToken", &token)],
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["status"], "INVALID_ARGUMENT");
+    assert_eq!(
+        body["error"]["message"],
+        "Request contains an invalid argument."
+    );
+    assert!(body["error"]["details"].is_null(), "{body}");
+    // The same fields as the token's first call: taken.
+    let (status, _) = client
+        .list(
+            &access,
+            &[
+                ("personFields", "names"),
+                ("requestSyncToken", "true"),
+                ("syncToken", &token),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200);
+    // A token issued for other fields by the admin handle: likewise.
+    let old = client
+        .fake
+        .issue_sync_token(&[("personFields", "names"), ("requestSyncToken", "true")]);
+    let (status, _) = client
+        .list(
+            &access,
+            &[FIELDS, ("requestSyncToken", "true"), ("syncToken", &old)],
+        )
+        .await;
+    assert_eq!(status, 400);
+}
+
 #[tokio::test]
 async fn an_expired_sync_token_is_a_400_with_reason_expired_sync_token() {
     let client = Client::start().await;

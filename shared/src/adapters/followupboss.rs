@@ -136,40 +136,51 @@ impl FollowUpBoss {
         })
     }
 
-    /// `GET /people/{id}` with the API key as Basic user name; `None` when
-    /// Follow Up Boss no longer has the person.
+    /// `GET /people/{id}` with the API key as Basic user name, and the
+    /// registered system's `X-System`/`X-System-Key` when given (SPEC
+    /// section 3; Follow Up Boss "Identification" asks them of every
+    /// request, and "Rate Limiting" allows a system twice the rate).
+    /// `None` on 404: a person Follow Up Boss no longer has, or a new one
+    /// not readable yet (the caller tells them apart, SPEC section 5). A
+    /// 429 is waited out for its `Retry-After` while the deadline allows
+    /// ("Rate Limiting": Follow Up Boss sends one with every 429).
     pub async fn person(
         &self,
         api_key: &str,
+        system: Option<&System>,
         id: &str,
         deadline: Instant,
     ) -> Result<Option<Value>, SourceError> {
-        let attempt = || self.person_once(api_key, id, deadline);
+        let attempt = || self.person_once(api_key, system, id, deadline);
         retry::with_retries(deadline, "followupboss person", attempt).await
     }
 
     async fn person_once(
         &self,
         api_key: &str,
+        system: Option<&System>,
         id: &str,
         deadline: Instant,
     ) -> Result<Option<Value>, SourceError> {
         let remaining = deadline.saturating_duration_since(Instant::now());
-        let response = self
+        let mut request = self
             .http
             .get(format!("{}/people/{id}", self.base_url))
             .basic_auth(api_key, Some(""))
             .header("accept", "application/json")
-            .timeout(REQUEST_TIMEOUT.min(remaining.max(Duration::from_millis(100))))
-            .send()
-            .await
-            .map_err(|e| {
-                if e.is_timeout() {
-                    SourceError::Timeout
-                } else {
-                    SourceError::Network
-                }
-            })?;
+            .timeout(REQUEST_TIMEOUT.min(remaining.max(Duration::from_millis(100))));
+        if let Some(system) = system {
+            request = request
+                .header("X-System", &system.name)
+                .header("X-System-Key", &system.key);
+        }
+        let response = request.send().await.map_err(|e| {
+            if e.is_timeout() {
+                SourceError::Timeout
+            } else {
+                SourceError::Network
+            }
+        })?;
         let status = response.status();
         let retry_after = retry::retry_after(response.headers());
         match status {

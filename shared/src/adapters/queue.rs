@@ -37,7 +37,13 @@ pub struct PersonMessage {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum MessageSubject {
     /// A person the source app holds: fetched by the worker (Follow Up Boss).
-    Fetch { source_id: String },
+    Fetch {
+        source_id: String,
+        /// The event's `eventCreated` (unix ms), for Follow Up Boss's
+        /// new-person window (SPEC section 5); absent in older messages.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        event_created_ms: Option<i64>,
+    },
     /// A person carried in the event's payload, at `index` of its subjects;
     /// the worker reads the payload from the event's record.
     Carried,
@@ -123,6 +129,46 @@ impl Queue {
         Ok(())
     }
 
+    /// Makes a received message visible again after `after` (SQS
+    /// `ChangeMessageVisibility`, whole seconds, at most 12 hours): how a
+    /// returned message comes back sooner than the queue's visibility
+    /// timeout (SPEC section 11).
+    pub async fn return_after(
+        &self,
+        receipt_handle: &str,
+        after: std::time::Duration,
+    ) -> Result<(), QueueError> {
+        let seconds = i32::try_from(after.as_secs().min(12 * 3600)).unwrap_or(12 * 3600);
+        self.client
+            .change_message_visibility()
+            .queue_url(&self.url)
+            .receipt_handle(receipt_handle)
+            .visibility_timeout(seconds)
+            .send()
+            .await
+            .map_err(|e| QueueError(error_code(&e)))?;
+        Ok(())
+    }
+
+    /// Sends `body` again as a new message, delivered after `after` (SQS
+    /// `DelaySeconds`, at most 15 minutes): its receive count starts over.
+    pub async fn send_delayed(
+        &self,
+        body: &str,
+        after: std::time::Duration,
+    ) -> Result<(), QueueError> {
+        let seconds = i32::try_from(after.as_secs().min(900)).unwrap_or(900);
+        self.client
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(body)
+            .delay_seconds(seconds)
+            .send()
+            .await
+            .map_err(|e| QueueError(error_code(&e)))?;
+        Ok(())
+    }
+
     pub async fn delete(&self, receipt_handle: &str) -> Result<(), QueueError> {
         self.client
             .delete_message()
@@ -191,6 +237,7 @@ mod tests {
             total: 1000,
             subject: MessageSubject::Fetch {
                 source_id: "1234".into(),
+                event_created_ms: None,
             },
         };
         let body = serde_json::to_string(&message).unwrap();
@@ -207,5 +254,18 @@ mod tests {
         )
         .unwrap();
         assert_eq!(carried.subject, MessageSubject::Carried);
+        let dated = PersonMessage {
+            subject: MessageSubject::Fetch {
+                source_id: "1234".into(),
+                event_created_ms: Some(1_795_867_200_000),
+            },
+            ..message
+        };
+        let body = serde_json::to_string(&dated).unwrap();
+        assert!(
+            body.contains(r#""event_created_ms":1795867200000"#),
+            "{body}"
+        );
+        assert_eq!(serde_json::from_str::<PersonMessage>(&body).unwrap(), dated);
     }
 }

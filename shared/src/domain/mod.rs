@@ -2,14 +2,17 @@
 //! functions over plain data, unit-tested on their own. Imports neither
 //! the flows nor the adapters.
 
+pub mod addresses;
 pub mod auth;
 pub mod contact;
 pub mod delivery;
 pub mod fields;
 pub mod kv_contact;
 pub mod matching;
+pub mod names;
 pub mod outcome;
 pub mod phone;
 pub mod plan;
+pub mod redelivery;
 pub mod settings;
 pub mod sources;

@@ -115,6 +115,12 @@ pub struct Settings {
     /// What the first listing of a polled Google workflow syncs (SPEC
     /// section 10, `initial_sync`).
     pub initial_sync: InitialSync,
+    /// `followupboss` only: the name the team's system is registered under
+    /// with Follow Up Boss (SPEC section 3). Set: every Follow Up Boss API
+    /// request carries `X-System` (this) and `X-System-Key` (the
+    /// `webhook_secret` value); Follow Up Boss allows a system twice the
+    /// request rate ("Rate Limiting", docs.followupboss.com).
+    pub followupboss_system: Option<String>,
 }
 
 /// What the first listing of a polled Google workflow syncs (SPEC section
@@ -180,7 +186,7 @@ pub struct SettingsError {
 }
 
 /// Every attribute a workflow item may have.
-pub const KNOWN_ATTRIBUTES: [&str; 22] = [
+pub const KNOWN_ATTRIBUTES: [&str; 23] = [
     "workflow_id",
     "enabled",
     "source",
@@ -203,6 +209,7 @@ pub const KNOWN_ATTRIBUTES: [&str; 22] = [
     "delivery",
     "google_oauth_secret",
     "initial_sync",
+    "followupboss_system",
 ];
 
 /// A workflow attribute nobody reads, with the known name it most resembles.
@@ -305,6 +312,7 @@ pub fn parse(
                 &[("all", InitialSync::All), ("changes", InitialSync::Changes)],
             )?
             .unwrap_or_default(),
+        followupboss_system: read.string("followupboss_system")?,
     };
     check_combinations(&settings, item)?;
 
@@ -360,6 +368,23 @@ fn check_combinations(settings: &Settings, item: &Item) -> Result<(), SettingsEr
             "set only on a polled Google workflow (source \"google\" with a google_oauth_secret)",
             item.get("initial_sync")
                 .map_or_else(String::new, Attr::describe),
+        ));
+    }
+    // SPEC section 3: the system key is the webhook secret, which only
+    // Follow Up Boss's own webhook scheme holds.
+    if settings.followupboss_system.is_some()
+        && (settings.source != Source::FollowUpBoss || settings.auth != AuthScheme::FollowUpBoss)
+    {
+        return Err(error(
+            "followupboss_system",
+            "set only on a followupboss workflow whose auth is \"followupboss\" (its webhook_secret is the system key)",
+            format!(
+                "source {}, auth {}",
+                item.get("source")
+                    .map_or_else(|| "absent (generic)".to_string(), Attr::describe),
+                item.get("auth")
+                    .map_or_else(|| "absent".to_string(), Attr::describe)
+            ),
         ));
     }
     if let Some(default) = settings.default_agent_id
@@ -649,6 +674,28 @@ mod tests {
             ("google_oauth_secret", Attr::Bool(true)),
         ]));
         assert_eq!(wrong_type.attribute, "google_oauth_secret");
+    }
+
+    #[test]
+    fn a_followupboss_system_needs_a_followupboss_workflow_with_its_own_auth() {
+        let fub = |extra: &[(&str, Attr)]| {
+            let mut all = vec![
+                ("source", Attr::S("followupboss".into())),
+                ("source_api_secret", Attr::S("kvsync/demo/fub".into())),
+                ("followupboss_system", Attr::S(" kvsync-team ".into())),
+            ];
+            all.extend(extra.iter().cloned());
+            with(&all)
+        };
+        let (settings, unknown) = parse("demo", &fub(&[])).unwrap();
+        assert!(unknown.is_empty());
+        assert_eq!(settings.followupboss_system.as_deref(), Some("kvsync-team"));
+        let token = error_of(&fub(&[("auth", Attr::S("token".into()))]));
+        assert_eq!(token.attribute, "followupboss_system");
+        assert_eq!(token.found, "source S \"followupboss\", auth S \"token\"");
+        let generic = error_of(&with(&[("followupboss_system", Attr::S("x".into()))]));
+        assert_eq!(generic.attribute, "followupboss_system");
+        assert_eq!(generic.found, "source absent (generic), auth absent");
     }
 
     #[test]

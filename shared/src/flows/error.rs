@@ -35,6 +35,12 @@ pub enum SyncError {
     /// The source app (Follow Up Boss) refused or failed.
     #[error(transparent)]
     Source(#[from] SourceError),
+    /// Follow Up Boss answered 404 for a person its event names while the
+    /// event is in the new-person window (SPEC section 5): transient.
+    #[error(
+        "Follow Up Boss does not let person {0} be read yet (404 within 10 minutes of the event: a new person until it is assigned to an agent); retried"
+    )]
+    PersonNotYetReadable(String),
     /// DynamoDB or Secrets Manager did not answer.
     #[error("{0}")]
     AwsUnavailable(String),
@@ -65,9 +71,23 @@ impl SyncError {
             SyncError::Source(SourceError::Unauthorized(_)) => "source_unauthorized",
             SyncError::Source(e) if e.is_transient() => "source_unavailable",
             SyncError::Source(_) => "source_rejected",
+            SyncError::PersonNotYetReadable(_) => "person_not_yet_readable",
             SyncError::AwsUnavailable(_) => "aws_unavailable",
             SyncError::PhoneIndexBuilding => "phone_index_building",
             SyncError::NotReplayable(_) => "not_replayable",
+        }
+    }
+}
+
+impl SyncError {
+    /// How long the service that failed asked to be left alone (a 429's
+    /// `Retry-After` from kvCORE or Follow Up Boss), for the sync queue's
+    /// backoff (SPEC section 11).
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            SyncError::Kvcore(e) => e.retry_after(),
+            SyncError::Source(e) => e.retry_after(),
+            _ => None,
         }
     }
 }

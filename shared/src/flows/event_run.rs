@@ -6,16 +6,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::adapters::followupboss::SourceError;
+use crate::adapters::followupboss::{SourceError, System};
 use crate::adapters::kvcore::Pacer;
 use crate::adapters::secrets::{self, SecretError};
 use crate::adapters::store::{PersonLock, PersonWrite, WorkflowError, person_keys};
+use crate::clock::now_ms;
 use crate::domain::contact::Person;
 use crate::domain::delivery::Delivery;
 use crate::domain::outcome::{PersonResult, SkipReason};
 use crate::domain::plan;
 use crate::domain::settings::Settings;
-use crate::domain::sources::{self, ParseContext, SourceEvent, Subject};
+use crate::domain::sources::{self, ParseContext, SourceEvent, Subject, followupboss};
 use crate::flows::person::{IndexWrite, skipped, skipped_source_id, sync_person};
 use crate::flows::phone_index::{PhoneIndex, Scope};
 use crate::flows::{Invocation, Services, SyncError};
@@ -41,6 +42,8 @@ pub(crate) struct EventRun<'a> {
     prelocked: Option<PersonLock>,
     kvcore_token: Option<String>,
     source_api_key: Option<Arc<str>>,
+    /// The workflow's `followupboss_system`, with its key.
+    source_system: Option<System>,
     pub(crate) persons: Vec<PersonWrite>,
     /// Contacts written to kvCORE, for the phone index's write-through.
     pub(crate) index_writes: Vec<(Scope, IndexWrite)>,
@@ -68,6 +71,7 @@ impl<'a> EventRun<'a> {
             prelocked: None,
             kvcore_token: None,
             source_api_key: None,
+            source_system: None,
             persons: Vec::new(),
             index_writes: Vec::new(),
             kvcore_requests: 0,
@@ -96,10 +100,18 @@ impl<'a> EventRun<'a> {
                     results.push(skipped_source_id(self.settings, source_id.clone(), reason));
                     continue;
                 }
-                Subject::Fetch { source_id } => match self.fetch(source_id).await? {
+                Subject::Fetch {
+                    source_id,
+                    event_created_ms,
+                } => match self.fetch(source_id).await? {
                     Some(person) => {
                         fetched = person;
                         &fetched
+                    }
+                    // Follow Up Boss's new-person window (SPEC section 5):
+                    // not gone, not readable yet; the retry finishes it.
+                    None if followupboss::in_new_person_window(*event_created_ms, now_ms()) => {
+                        return Err(SyncError::PersonNotYetReadable(source_id.clone()));
                     }
                     None => {
                         let reason = SkipReason::PersonNotFound;
@@ -117,20 +129,40 @@ impl<'a> EventRun<'a> {
         Ok(results)
     }
 
-    /// A person the source app holds (Follow Up Boss); `None` when it no
-    /// longer does.
+    /// A person the source app holds (Follow Up Boss); `None` when it
+    /// answers 404 (gone, or new and not readable yet).
     async fn fetch(&mut self, source_id: &str) -> Result<Option<Person>, SyncError> {
         let settings = self.settings;
         if self.source_api_key.is_none() {
             let id = settings.source_api_secret.as_deref().unwrap_or_default();
             self.source_api_key =
                 Some(read_secret(self.services, settings, "source_api_secret", id).await?);
+            // SPEC section 3: with `followupboss_system`, every request
+            // carries the system's name and key (the webhook secret).
+            if let Some(name) = &settings.followupboss_system {
+                let key = read_secret(
+                    self.services,
+                    settings,
+                    "webhook_secret",
+                    &settings.webhook_secret,
+                )
+                .await?;
+                self.source_system = Some(System {
+                    name: name.clone(),
+                    key: key.trim().to_string(),
+                });
+            }
         }
         let key = self.source_api_key.as_deref().unwrap_or_default();
         let found = self
             .services
             .followupboss
-            .person(key, source_id, self.invocation.deadline)
+            .person(
+                key,
+                self.source_system.as_ref(),
+                source_id,
+                self.invocation.deadline,
+            )
             .await?;
         found
             .map(|value| sources::followupboss::person(&value, ParseContext::of(settings)))

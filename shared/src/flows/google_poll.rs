@@ -263,6 +263,7 @@ impl GooglePoller {
                 }
                 Step::Finished(done) => {
                     state.sync_token = done.sync_token;
+                    state.sync_token_fields = done.sync_token_fields;
                     state.full_listing_ms = done.full_listing_ms;
                     state.synced_through_ms = Some(done.synced_through_ms);
                     state.cursor = None;

@@ -4,8 +4,11 @@
 //! must learn. `event_run.rs` orders the event's people around it.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
+use backon::{BackoffBuilder, ExponentialBuilder};
 use serde_json::{Map, Value};
+use tokio::time::Instant;
 
 use crate::adapters::kvcore::{KvcoreError, Session};
 use crate::clock::now_ms;
@@ -33,18 +36,19 @@ pub(crate) async fn sync_person(
     let (result, found) = match execute(session, settings, person, found.as_ref()).await {
         // kvCORE refused the create as a duplicate (409, or 422 naming the
         // email as taken): it holds the person already, so look again and
-        // treat what it finds as the match. If its list does not show that
-        // contact yet, answer transient so the source retries once it does.
-        Err(KvcoreError::Conflict) => match lookup(index, settings, person, None).await? {
-            Some(found) => (
+        // treat what it finds as the match.
+        Err(KvcoreError::Conflict) => match after_refusal(index, settings, person).await? {
+            Refused::Found(found) => (
                 execute(session, settings, person, Some(&found)).await?,
                 Some(found),
             ),
-            None if held_by_another_agent(index, settings, person).await? => {
+            Refused::AnotherAgents => {
                 let result = skipped(settings, person, SkipReason::AgentFiltered, None);
                 return Ok((result, None));
             }
-            None => return Err(KvcoreError::Unavailable { status: 409 }.into()),
+            // Its list still does not show the contact: transient, so the
+            // source retries once it does.
+            Refused::NotShown => return Err(KvcoreError::Unavailable { status: 409 }.into()),
         },
         result => (result?, found),
     };
@@ -143,6 +147,63 @@ async fn execute(
         dry_run: settings.dry_run,
         problems: person.problems.clone(),
     })
+}
+
+/// The first pause between two lookups after a refused create, and the
+/// longest: kvCORE's list may lag a write by up to ~30 s (SPEC section 7),
+/// and the contact usually shows within a second or two.
+const REFUSAL_FIRST_PAUSE: Duration = Duration::from_millis(250);
+const REFUSAL_LONGEST_PAUSE: Duration = Duration::from_secs(3);
+/// A lookup is not started with less time than this before the deadline:
+/// one lookup's requests and the answer's record.
+const REFUSAL_ROOM: Duration = Duration::from_secs(2);
+
+/// What looking again after a refused create found.
+enum Refused {
+    /// The contact kvCORE refused for: the match.
+    Found(Match),
+    /// A contact outside the workflow's agents holds the person.
+    AnotherAgents,
+    /// Not shown by the list before the invocation had to answer.
+    NotShown,
+}
+
+/// Looks the person up again after kvCORE refused its create (SPEC
+/// section 6): the contact it refused for may be one its list does not
+/// show yet (up to ~30 s, section 7), so the lookup is repeated after a
+/// short, growing pause (250 ms doubling to 3 s, with jitter) until the
+/// contact shows or no lookup fits before the invocation's deadline.
+async fn after_refusal(
+    index: &PhoneIndex<'_>,
+    settings: &Settings,
+    person: &Person,
+) -> Result<Refused, SyncError> {
+    let mut pauses = ExponentialBuilder::default()
+        .with_min_delay(REFUSAL_FIRST_PAUSE)
+        .with_max_delay(REFUSAL_LONGEST_PAUSE)
+        .without_max_times()
+        .with_jitter()
+        .build();
+    let mut lookups = 0u32;
+    loop {
+        lookups += 1;
+        if let Some(found) = lookup(index, settings, person, None).await? {
+            tracing::info!(lookups, "kvCORE's refused duplicate found");
+            return Ok(Refused::Found(found));
+        }
+        if held_by_another_agent(index, settings, person).await? {
+            return Ok(Refused::AnotherAgents);
+        }
+        let pause = pauses.next().unwrap_or(REFUSAL_LONGEST_PAUSE);
+        if Instant::now() + pause + REFUSAL_ROOM >= index.deadline {
+            tracing::warn!(
+                lookups,
+                "kvCORE refused a duplicate its list does not show yet; the event is kept"
+            );
+            return Ok(Refused::NotShown);
+        }
+        tokio::time::sleep(pause).await;
+    }
 }
 
 /// Whether kvCORE's duplicate is a contact outside the workflow's agents:

@@ -27,6 +27,7 @@ use crate::adapters::store::{Claim, Ending, PersonEnding, PersonStatus, Recorded
 use crate::clock::now_ms;
 use crate::domain::delivery::Delivery;
 use crate::domain::outcome::{Answer, EventAnswer, PersonResult, QueuedAnswer};
+use crate::domain::redelivery::{self, Returned};
 use crate::domain::settings::Settings;
 use crate::domain::sources::{self, ParseContext, SourceEvent, Subject};
 use crate::flows::event_run::{EventRun, load_workflow, parse_event};
@@ -158,8 +159,12 @@ fn messages(
             total: subjects.len(),
             subject: match subject {
                 Subject::Person(_) => MessageSubject::Carried,
-                Subject::Fetch { source_id } => MessageSubject::Fetch {
+                Subject::Fetch {
+                    source_id,
+                    event_created_ms,
+                } => MessageSubject::Fetch {
                     source_id: source_id.clone(),
+                    event_created_ms: *event_created_ms,
                 },
                 Subject::Unsupported { source_id } => MessageSubject::Unsupported {
                     source_id: source_id.clone(),
@@ -176,6 +181,10 @@ pub enum MessageOutcome {
     Synced(PersonResult),
     /// A redelivered message whose person was recorded before.
     AlreadyRecorded,
+    /// A Follow Up Boss person still in its new-person window on the
+    /// message's last receive: sent again as a new message (its receives
+    /// start over), this one done with.
+    Requeued,
 }
 
 /// The receive limit of a message and how often it was received: on its
@@ -231,8 +240,12 @@ async fn sync_person(
     let settings = settings.as_ref();
     let (workflow_id, event_id) = (message.workflow_id.as_str(), message.event_id.as_str());
     let subject = match &message.subject {
-        MessageSubject::Fetch { source_id } => Subject::Fetch {
+        MessageSubject::Fetch {
+            source_id,
+            event_created_ms,
+        } => Subject::Fetch {
             source_id: source_id.clone(),
+            event_created_ms: *event_created_ms,
         },
         MessageSubject::Unsupported { source_id } => Subject::Unsupported {
             source_id: source_id.clone(),
@@ -264,6 +277,17 @@ async fn sync_person(
             ));
             write_through(services, &run.index_writes).await;
             let now = now_ms();
+            if receives.is_last()
+                && matches!(error, SyncError::PersonNotYetReadable(_))
+                && requeue_new_person(services, body, receives).await
+            {
+                // Follow Up Boss's new-person window ends by itself (SPEC
+                // section 5): waiting it out must not use up the receives.
+                if let Err(store) = ledger.release_persons(&run.persons, now).await {
+                    tracing::warn!(%store, "person lock not released");
+                }
+                return Ok(MessageOutcome::Requeued);
+            }
             if receives.is_last() {
                 let text = error.to_string();
                 let ending = PersonEnding::Failed {
@@ -317,6 +341,73 @@ async fn sync_person(
         Recorded::Recorded => MessageOutcome::Synced(result),
         Recorded::AlreadyRecorded => MessageOutcome::AlreadyRecorded,
     })
+}
+
+/// Sends a message again, fresh, to come back within the new-person
+/// window's delay; false when there is no queue or SQS refused (then the
+/// message takes the way of any failure on its last receive).
+async fn requeue_new_person(services: &Services, body: &str, receives: Receives) -> bool {
+    let Some(queue) = &services.queue else {
+        return false;
+    };
+    let after = redelivery::delay(Returned::NewPerson, receives.count, jitter());
+    match queue.send_delayed(body, after).await {
+        Ok(()) => {
+            tracing::info!(
+                delay_s = after.as_secs(),
+                "new Follow Up Boss person not readable yet; sent again"
+            );
+            true
+        }
+        Err(error) => {
+            tracing::warn!(%error, "the person could not be sent again");
+            false
+        }
+    }
+}
+
+/// Makes a message that failed for now come back after its backoff (SPEC
+/// section 11, `domain::redelivery`) rather than the queue's visibility
+/// timeout: `ChangeMessageVisibility` on its receipt handle. Without a
+/// queue (`SYNC_QUEUE_URL`) or should SQS refuse, the visibility timeout
+/// applies, as before; that is logged, never an error.
+pub async fn return_later(
+    services: &Services,
+    receipt_handle: &str,
+    error: &SyncError,
+    receives: Receives,
+) {
+    let returned = match error {
+        SyncError::PersonNotYetReadable(_) => Returned::NewPerson,
+        other => Returned::Transient {
+            retry_after: other.retry_after(),
+        },
+    };
+    let after = redelivery::delay(returned, receives.count, jitter());
+    let Some(queue) = &services.queue else {
+        tracing::warn!(
+            "no SYNC_QUEUE_URL: the message comes back after the queue's visibility timeout"
+        );
+        return;
+    };
+    match queue.return_after(receipt_handle, after).await {
+        Ok(()) => tracing::info!(
+            delay_s = after.as_secs(),
+            "message comes back after its backoff"
+        ),
+        Err(error) => {
+            tracing::warn!(%error, "backoff not set; the message comes back after the queue's visibility timeout")
+        }
+    }
+}
+
+/// A fraction in `[0, 1)` that differs between messages returned at once.
+fn jitter() -> f64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    f64::from(nanos % 1_000_000) / 1_000_000.0
 }
 
 /// The workflow and event a message belongs to (`None`: not a message of
@@ -400,10 +491,12 @@ mod tests {
         let subjects = vec![
             Subject::Fetch {
                 source_id: "11".into(),
+                event_created_ms: Some(5),
             },
             Subject::Unsupported { source_id: None },
             Subject::Fetch {
                 source_id: "13".into(),
+                event_created_ms: Some(5),
             },
         ];
         let all = messages("fub", "evt", &subjects, &BTreeSet::new());
@@ -413,7 +506,8 @@ mod tests {
         assert_eq!(
             all[0].subject,
             MessageSubject::Fetch {
-                source_id: "11".into()
+                source_id: "11".into(),
+                event_created_ms: Some(5),
             }
         );
         let again = messages("fub", "evt", &subjects, &BTreeSet::from([0, 1]));

@@ -47,6 +47,10 @@ pub struct ListingCursor {
 pub struct GoogleSyncState {
     /// The token for the next incremental listing.
     pub sync_token: Option<String>,
+    /// The `personFields` of the request that made `sync_token` (Google
+    /// binds a token to its request's parameters, SPEC section 10);
+    /// `None` for a token stored before kvsync recorded them.
+    pub sync_token_fields: Option<String>,
     /// When the full listing behind `sync_token` began (unix ms).
     pub full_listing_ms: Option<i64>,
     /// When the last completed listing began (unix ms).
@@ -166,6 +170,10 @@ fn fields_of(state: &GoogleSyncState) -> Vec<(&'static str, Option<AttributeValu
     };
     vec![
         ("sync_token", state.sync_token.clone().map(s)),
+        (
+            "sync_token_person_fields",
+            state.sync_token_fields.clone().map(s),
+        ),
         ("full_listing_ms", state.full_listing_ms.map(n)),
         ("synced_through_ms", state.synced_through_ms.map(n)),
         (
@@ -232,6 +240,7 @@ fn state_of(item: &Item) -> GoogleSyncState {
     };
     GoogleSyncState {
         sync_token: text("sync_token"),
+        sync_token_fields: text("sync_token_person_fields"),
         full_listing_ms: get_n(item, "full_listing_ms"),
         synced_through_ms: get_n(item, "synced_through_ms"),
         cursor,
@@ -277,6 +286,7 @@ mod tests {
         ] {
             let state = GoogleSyncState {
                 sync_token: Some("tok".into()),
+                sync_token_fields: Some("names,metadata".into()),
                 full_listing_ms: Some(1),
                 synced_through_ms: Some(2),
                 cursor,

@@ -13,11 +13,30 @@ use super::{ParseContext, SourceEvent, Subject, dates, people};
 /// acknowledged. `kvsync followupboss subscribe` registers these.
 pub const SYNCED_EVENTS: [&str; 2] = ["peopleCreated", "peopleUpdated"];
 
+/// Follow Up Boss documents that a newly created person may not be
+/// readable for a short while, until it is assigned to an agent
+/// (https://docs.followupboss.com/reference/common-issues, "Access to
+/// Newly Created People"); SPEC section 5 gives that window 10 minutes
+/// from the event's `eventCreated`.
+pub const NEW_PERSON_WINDOW_MS: i64 = 10 * 60 * 1000;
+
+/// Whether a 404 for a person an event names is Follow Up Boss's
+/// new-person window (a transient failure, SPEC section 5) rather than a
+/// person it no longer has (`person_not_found`): the event was created
+/// less than `NEW_PERSON_WINDOW_MS` ago. An event without a readable
+/// `eventCreated`, or one dated that far in the future, is not in it, so
+/// a retry never waits on it for longer than the window twice.
+pub fn in_new_person_window(event_created_ms: Option<i64>, now_ms: i64) -> bool {
+    event_created_ms.is_some_and(|created| (now_ms - created).abs() < NEW_PERSON_WINDOW_MS)
+}
+
 /// `{"eventId", "eventCreated", "event", "resourceIds", "uri"}`.
 pub fn parse(body: &[u8], _context: ParseContext<'_>) -> Result<SourceEvent, PayloadError> {
     let map = object(body)?;
     let root = Obj::root(&map);
     let event_id = root.id("eventId")?;
+    // Read leniently: it only decides how long a 404 is worth a retry.
+    let event_created_ms = root.get("eventCreated").and_then(dates::timestamp_ms);
     let event = root
         .string("event")?
         .ok_or_else(|| PayloadError::new("event", "is required: the Follow Up Boss event name"))?;
@@ -37,7 +56,10 @@ pub fn parse(body: &[u8], _context: ParseContext<'_>) -> Result<SourceEvent, Pay
             ));
         }
         ids.into_iter()
-            .map(|source_id| Subject::Fetch { source_id })
+            .map(|source_id| Subject::Fetch {
+                source_id,
+                event_created_ms,
+            })
             .collect()
     } else if ids.is_empty() {
         vec![Subject::Unsupported { source_id: None }]
@@ -156,12 +178,48 @@ mod tests {
             event.subjects,
             [
                 Subject::Fetch {
-                    source_id: "101".into()
+                    source_id: "101".into(),
+                    event_created_ms: Some(1_795_867_200_000),
                 },
                 Subject::Fetch {
-                    source_id: "102".into()
+                    source_id: "102".into(),
+                    event_created_ms: Some(1_795_867_200_000),
                 }
             ]
+        );
+    }
+
+    #[test]
+    fn a_404_within_ten_minutes_of_the_event_is_the_new_person_window() {
+        let created = 1_795_867_200_000;
+        let minute = 60_000;
+        for (now, within) in [
+            (created, true),
+            (created + 9 * minute, true),
+            (created + 10 * minute - 1, true),
+            (created + 10 * minute, false),
+            (created + 60 * minute, false),
+            // A clock a little behind Follow Up Boss's.
+            (created - minute, true),
+            (created - 10 * minute, false),
+        ] {
+            assert_eq!(
+                in_new_person_window(Some(created), now),
+                within,
+                "{} min",
+                (now - created) / minute
+            );
+        }
+        assert!(!in_new_person_window(None, created));
+        let unreadable = webhook(json!({"eventId": "e", "eventCreated": "yesterday",
+            "event": "peopleCreated", "resourceIds": [1]}))
+        .unwrap();
+        assert_eq!(
+            unreadable.subjects,
+            [Subject::Fetch {
+                source_id: "1".into(),
+                event_created_ms: None
+            }]
         );
     }
 

@@ -3,6 +3,7 @@
 //! first entry); the change time is the newest `metadata.sources[].updateTime`.
 
 use crate::domain::contact::{Address, Person, PhoneKind};
+use crate::domain::names;
 
 use super::json::{self, Obj, PayloadError, element_object, object};
 use super::{ParseContext, SourceEvent, Subject, dates, people};
@@ -28,13 +29,16 @@ pub fn parse(body: &[u8], context: ParseContext<'_>) -> Result<SourceEvent, Payl
     if let Some(name) = primary(&root, "names")? {
         let given = text(&name, "givenName")?;
         let family = text(&name, "familyName")?;
-        // A name Google could not split (a nickname, a single word) is still
-        // the person's name.
-        let display = text(&name, "displayName")?;
-        person.first_name = given
-            .or(family.is_none().then_some(display).flatten())
-            .map(String::from);
-        person.last_name = family.map(String::from);
+        if given.is_none() && family.is_none() {
+            // Only a display name: split as people write names (SPEC
+            // section 5, "Names"); an email or a phone is no name.
+            let split = names::from_display_name(text(&name, "displayName")?.unwrap_or(""));
+            person.first_name = split.first;
+            person.last_name = split.last;
+        } else {
+            person.first_name = given.map(String::from);
+            person.last_name = family.map(String::from);
+        }
     }
     for entry in primary_first(&root, "emailAddresses")? {
         if let Some(raw) = text(&entry, "value")? {
@@ -486,6 +490,20 @@ mod tests {
         assert_eq!(
             name(json!({"displayName": "Lena O.", "givenName": "Lena"})),
             (Some("Lena".into()), None)
+        );
+        // Only a display name: split as people write it (SPEC section 5).
+        assert_eq!(
+            name(json!({"displayName": "Doe, John"})),
+            (Some("John".into()), Some("Doe".into()))
+        );
+        assert_eq!(
+            name(json!({"displayName": "John Doe"})),
+            (Some("John".into()), Some("Doe".into()))
+        );
+        assert_eq!(
+            name(json!({"displayName": "john.doe@example.com"})),
+            (None, None),
+            "an email is not a name"
         );
     }
 

@@ -33,7 +33,13 @@ pub enum Subject {
     Person(Box<Person>),
     /// The payload only names the person: fetch it from the source app
     /// (Follow Up Boss), then read it with `followupboss::person`.
-    Fetch { source_id: String },
+    Fetch {
+        source_id: String,
+        /// When the source created the event (unix ms, Follow Up Boss
+        /// `eventCreated`): a 404 soon after it is not the person gone
+        /// (SPEC section 5).
+        event_created_ms: Option<i64>,
+    },
     /// An event kvsync does not sync: acknowledged and skipped.
     Unsupported { source_id: Option<String> },
 }

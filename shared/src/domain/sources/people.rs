@@ -2,18 +2,27 @@
 //! normalized and deduplicated, and an entry that cannot be used is left out
 //! and said back in `problems` (never matched on, never sent to kvCORE).
 
-use crate::domain::contact::{Email, Person, Phone, PhoneKind, Region};
+use crate::domain::addresses::addresses;
+use crate::domain::contact::{Person, Phone, PhoneKind, Region};
 
 use super::json::{Obj, PayloadError, element_object};
 
-/// Adds the email written at `path`.
+/// Adds every email address the value written at `path` holds (SPEC
+/// section 5: `Jane Doe <jane@example.com>`, `mailto:`, several separated
+/// by `,` or `;`, each in order); a part with no address in it is left
+/// out and said in `problems`, without repeating it.
 pub fn add_email(person: &mut Person, raw: &str, path: &str) {
-    match Email::parse(raw) {
-        Some(email) if !person.emails.contains(&email) => person.emails.push(email),
-        Some(_) => {}
-        None => person
-            .problems
-            .push(format!("{path} is not an email address; it was left out")),
+    let read = addresses(raw);
+    for email in read.emails {
+        if !person.emails.contains(&email) {
+            person.emails.push(email);
+        }
+    }
+    for part in read.unusable {
+        person.problems.push(match read.parts {
+            1 => format!("{path} is not an email address; it was left out"),
+            n => format!("{path} part {part} of {n} is not an email address; it was left out"),
+        });
     }
 }
 

@@ -8,6 +8,17 @@
 //! - Every page is followed; the next sync token (last page only) is kept
 //!   only when the last page is done.
 //! - `EXPIRED_SYNC_TOKEN`: the incremental listing becomes a full one.
+//! - A sync token is bound to the request that made it: Google answers
+//!   `400 INVALID_ARGUMENT` when "all other request parameters" do not
+//!   "match the first call" (people.connections.list,
+//!   developers.google.com/people/api/rest/v1/people.connections/list).
+//!   The `personFields` a token was made under are kept with it; a token
+//!   made under other fields than `PERSON_FIELDS` is dropped for a full
+//!   listing, and so is one that an incremental listing's first page is
+//!   refused with a 400 other than `EXPIRED_SYNC_TOKEN` (a token stored
+//!   before the fields were kept, or bound otherwise): that full listing
+//!   runs once for the token; should it be refused too, the run fails
+//!   and says so in the workflow's last run.
 //! - A run that stops (deadline, Google 429/5xx, kvCORE trouble) saves a
 //!   cursor at the page it was on; the next run lists that page again
 //!   (persons already applied at their etag are answered from the ledger).
@@ -19,7 +30,7 @@
 
 use serde_json::Value;
 
-use crate::adapters::google::ListRequest;
+use crate::adapters::google::{ListRequest, PERSON_FIELDS};
 use crate::adapters::store::{GoogleSyncState, ListingCursor, ListingKind, SyncPersons};
 use crate::domain::settings::InitialSync;
 
@@ -77,6 +88,8 @@ pub enum Step {
 pub struct Completed {
     /// `None` when Google sent none (the next run lists everyone).
     pub sync_token: Option<String>,
+    /// The `personFields` `sync_token` was made under (kept with it).
+    pub sync_token_fields: Option<String>,
     /// When the full listing behind `sync_token` began.
     pub full_listing_ms: Option<i64>,
     /// When this listing began.
@@ -96,8 +109,14 @@ pub fn start(state: &GoogleSyncState, initial_sync: InitialSync, now_ms: i64) ->
     let token_fresh = state
         .full_listing_ms
         .is_some_and(|at| now_ms - at <= TOKEN_MAX_AGE_MS);
+    // A token made under other `personFields` than this release asks for
+    // is refused by Google: not sent at all.
+    let token_bound_here = state
+        .sync_token_fields
+        .as_deref()
+        .is_none_or(|fields| fields == PERSON_FIELDS);
     match &state.sync_token {
-        Some(token) if token_fresh => Listing {
+        Some(token) if token_fresh && token_bound_here => Listing {
             kind: ListingKind::Incremental {
                 sync_token: token.clone(),
             },
@@ -166,6 +185,7 @@ impl Listing {
                     (ListingKind::Full, Some(_)) => Some(self.started_ms),
                     (ListingKind::Incremental { .. }, Some(_)) => state.full_listing_ms,
                 },
+                sync_token_fields: next_sync_token.as_ref().map(|_| PERSON_FIELDS.to_string()),
                 sync_token: next_sync_token,
                 synced_through_ms: self.started_ms,
             }),
@@ -182,7 +202,15 @@ impl Listing {
                 page_token: None,
                 ..self
             }),
-            PageEvent::Rejected => Step::Failed,
+            // The sync token itself refused (not expired): bound to another
+            // request. One full listing replaces it; a full listing sends
+            // no token, so a refusal of that fails the run.
+            PageEvent::Rejected => match self.kind {
+                ListingKind::Incremental { .. } => {
+                    Step::Fetch(full_listing(state, initial_sync, now_ms))
+                }
+                ListingKind::Full => Step::Failed,
+            },
             PageEvent::Stopped => Step::Paused(ListingCursor {
                 kind: self.kind,
                 page_token: self.page_token,
@@ -302,6 +330,7 @@ mod tests {
                 done,
                 Step::Finished(Completed {
                     sync_token: Some("s1".into()),
+                    sync_token_fields: Some(PERSON_FIELDS.into()),
                     full_listing_ms: Some(NOW),
                     synced_through_ms: NOW,
                 })
@@ -326,6 +355,7 @@ mod tests {
             done,
             Step::Finished(Completed {
                 sync_token: Some("s2".into()),
+                sync_token_fields: Some(PERSON_FIELDS.into()),
                 full_listing_ms: Some(NOW - 2 * DAY),
                 synced_through_ms: NOW,
             }),
@@ -409,6 +439,7 @@ mod tests {
             done,
             Step::Finished(Completed {
                 sync_token: Some("s1".into()),
+                sync_token_fields: Some(PERSON_FIELDS.into()),
                 full_listing_ms: Some(NOW),
                 synced_through_ms: NOW,
             })
@@ -456,6 +487,52 @@ mod tests {
     }
 
     #[test]
+    fn a_token_made_under_other_person_fields_is_dropped_for_a_full_listing() {
+        let bound = |fields: Option<&str>| GoogleSyncState {
+            sync_token_fields: fields.map(String::from),
+            ..synced("s1", NOW - DAY, NOW - 60_000)
+        };
+        assert!(!start(&bound(Some(PERSON_FIELDS)), InitialSync::All, NOW).is_full());
+        // Stored before the fields were kept: tried (a refusal falls back).
+        assert!(!start(&bound(None), InitialSync::All, NOW).is_full());
+        let other = bound(Some("names,emailAddresses,metadata"));
+        let listing = start(&other, InitialSync::All, NOW);
+        assert!(listing.is_full());
+        assert_eq!(listing.request().sync_token, None);
+        assert_eq!(
+            listing.persons,
+            SyncPersons::ChangedSince(NOW - 60_000 - CHANGE_OVERLAP_MS),
+            "what changed since the last listing, not everyone"
+        );
+        let Step::Finished(done) =
+            listing.on(listed(None, Some("s2")), &other, InitialSync::All, NOW)
+        else {
+            panic!("finished");
+        };
+        assert_eq!(done.sync_token.as_deref(), Some("s2"));
+        assert_eq!(done.sync_token_fields.as_deref(), Some(PERSON_FIELDS));
+    }
+
+    #[test]
+    fn a_refused_token_starts_one_full_listing_and_a_second_refusal_fails() {
+        let state = synced("s1", NOW - DAY, NOW - 60_000);
+        let incremental = start(&state, InitialSync::All, NOW);
+        assert_eq!(incremental.request().sync_token, Some("s1"));
+        let full = fetch(incremental.on(PageEvent::Rejected, &state, InitialSync::All, NOW));
+        assert!(full.is_full());
+        assert_eq!(full.request().sync_token, None);
+        assert_eq!(
+            full.persons,
+            SyncPersons::ChangedSince(NOW - 60_000 - CHANGE_OVERLAP_MS)
+        );
+        assert_eq!(
+            full.on(PageEvent::Rejected, &state, InitialSync::All, NOW),
+            Step::Failed,
+            "the second refusal fails the run"
+        );
+    }
+
+    #[test]
     fn a_last_page_without_a_token_leaves_none() {
         let state = synced("s1", NOW - DAY, NOW - 60_000);
         let done = start(&state, InitialSync::All, NOW).on(
@@ -468,6 +545,7 @@ mod tests {
             done,
             Step::Finished(Completed {
                 sync_token: None,
+                sync_token_fields: None,
                 full_listing_ms: None,
                 synced_through_ms: NOW,
             })
