@@ -258,6 +258,143 @@ async fn relisting_after_an_expired_token_sends_no_kvcore_write_for_unchanged_pe
     assert_eq!(after["full_listing"], false, "{after}");
 }
 
+const PERSON_FIELDS: &str = "names,emailAddresses,phoneNumbers,addresses,birthdays,metadata";
+
+impl Polled {
+    /// Stores `token` as the workflow's sync token, made under
+    /// `fields` (`None`: as a release that did not keep them stored it).
+    async fn store_token(&self, workflow_id: &str, token: &str, fields: Option<&str>) {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        let update = self
+            .world
+            .stack
+            .dynamodb()
+            .update_item()
+            .table_name(self.world.stack.table("GOOGLE_SYNC_TABLE"))
+            .key("workflow_id", AttributeValue::S(workflow_id.into()))
+            .expression_attribute_values(":t", AttributeValue::S(token.into()));
+        let update = match fields {
+            Some(fields) => update
+                .update_expression("SET sync_token = :t, sync_token_person_fields = :f")
+                .expression_attribute_values(":f", AttributeValue::S(fields.into())),
+            None => update.update_expression("SET sync_token = :t REMOVE sync_token_person_fields"),
+        };
+        update.send().await.expect("the sync token is stored");
+    }
+
+    /// The `connections.list` requests since the last clear.
+    fn listings(&self) -> Vec<google_fake::RecordedRequest> {
+        self.google
+            .requests()
+            .into_iter()
+            .filter(|r| r.is_connections())
+            .collect()
+    }
+}
+
+/// SPEC section 10: Google binds a sync token to the request that made it
+/// ("all other request parameters must match the first call",
+/// people.connections.list). A release that changed `personFields` left a
+/// token Google refuses with 400 INVALID_ARGUMENT and no
+/// EXPIRED_SYNC_TOKEN: the poller lists everyone once and carries on with
+/// a token of its own, instead of failing every run until the token ages
+/// out. A token stored with other fields is not even sent.
+#[tokio::test]
+async fn a_sync_token_made_under_other_person_fields_starts_one_full_listing() {
+    let p = Polled::start().await;
+    p.google.add_person(person("Ann", "Lee", "ann@example.com"));
+    p.workflow("g", "all", json!({})).await;
+    assert_eq!(p.run("g").await["created"], 1);
+    let state = p.sync_state("g").await;
+    assert_eq!(
+        state["sync_token_person_fields"]["S"], PERSON_FIELDS,
+        "the fields are kept with the token: {state}"
+    );
+
+    // An older release's token, made under other fields, kept without them.
+    let old_fields = [
+        ("personFields", "names,emailAddresses,phoneNumbers,metadata"),
+        ("pageSize", "1000"),
+        ("requestSyncToken", "true"),
+    ];
+    let old = p.google.issue_sync_token(&old_fields);
+    p.store_token("g", &old, None).await;
+    p.google.add_person(person("Bo", "Ng", "bo@example.com"));
+    p.google.clear_requests();
+    let recovered = p.run("g").await;
+    assert_eq!(recovered["finished"], true, "{recovered}");
+    assert_eq!(recovered["full_listing"], true);
+    assert!(recovered["error"].is_null(), "{recovered}");
+    assert_eq!(
+        recovered["created"], 1,
+        "the new contact is synced: {recovered}"
+    );
+    let listings = p.listings();
+    assert_eq!(listings[0].param("syncToken"), Some(old.as_str()));
+    assert_eq!(listings[0].status, 400, "Google refuses the token");
+    assert_eq!(
+        listings[1].param("syncToken"),
+        None,
+        "then one full listing"
+    );
+    assert_eq!(listings[1].status, 200);
+    assert_eq!(p.world.contacts_with_email("bo@example.com"), 1);
+    let state = p.sync_state("g").await;
+    assert_ne!(state["sync_token"]["S"], old.as_str(), "a token of its own");
+    assert_eq!(state["sync_token_person_fields"]["S"], PERSON_FIELDS);
+    p.google.clear_requests();
+    assert_eq!(
+        p.run("g").await["full_listing"],
+        false,
+        "and incremental again"
+    );
+
+    // Kept with the other fields: dropped without being sent.
+    let old = p.google.issue_sync_token(&old_fields);
+    p.store_token("g", &old, Some(old_fields[0].1)).await;
+    p.google.clear_requests();
+    let dropped = p.run("g").await;
+    assert_eq!(dropped["full_listing"], true, "{dropped}");
+    assert_eq!(dropped["finished"], true);
+    assert!(
+        p.listings().iter().all(|r| r.param("syncToken").is_none()),
+        "the mismatched token is never sent: {:?}",
+        p.listings()
+    );
+}
+
+/// A second refusal (the full listing refused too) fails the run and says
+/// so in the workflow's last run (`kvsync google status`).
+#[tokio::test]
+async fn a_second_refusal_fails_the_run_and_is_reported() {
+    let p = Polled::start().await;
+    p.google.add_person(person("Ann", "Lee", "ann@example.com"));
+    p.workflow("g", "all", json!({})).await;
+    p.run("g").await;
+    let old = p.google.issue_sync_token(&[("personFields", "names")]);
+    p.store_token("g", &old, None).await;
+    p.google.clear_requests();
+    // Google refuses the token, then the full listing as well.
+    p.google.push_fault(google_fake::Fault::Status(400));
+    p.google.push_fault(google_fake::Fault::Status(400));
+    let failed = p.run("g").await;
+    assert_eq!(failed["finished"], false, "{failed}");
+    assert!(
+        failed["error"].as_str().is_some_and(|e| e.contains("400")),
+        "{failed}"
+    );
+    let state = p.sync_state("g").await;
+    assert!(
+        state["last_run"]["S"].as_str().unwrap().contains("refused"),
+        "reported on the workflow: {state}"
+    );
+    assert_eq!(
+        p.listings().len(),
+        2,
+        "one refused token, one refused full listing"
+    );
+}
+
 #[tokio::test]
 async fn a_deleted_person_is_skipped() {
     let p = Polled::start().await;

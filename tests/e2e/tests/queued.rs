@@ -359,6 +359,102 @@ async fn a_kvcore_outage_mid_drain_loses_nothing_and_doubles_nothing() {
     assert_eq!(q.world.kvcore().contacts().len(), 200, "nothing doubled");
 }
 
+/// SPEC section 11: a message that failed for now comes back after a
+/// short, growing delay (5 s doubling, `ChangeMessageVisibility`), not
+/// after the queue's visibility timeout, here the template's 360 s. kvCORE
+/// is down for 20 s: every message received in that time is returned, and
+/// the event drains once kvCORE is back, long before any message could
+/// have come back by the visibility timeout.
+#[tokio::test]
+async fn a_20_second_kvcore_outage_delays_a_queued_event_by_its_backoff_not_the_visibility_timeout()
+{
+    let q = start(QueueOverrides::default(), 40).await;
+    let ids = q.people(35_000, 30);
+    q.world
+        .kvcore()
+        .set_persistent_fault(Some(Fault::Status(503)));
+    assert_eq!(
+        q.world
+            .send("fub", &webhook("evt-backoff", &ids))
+            .await
+            .status,
+        202
+    );
+    let worker = q.worker(4, Duration::from_secs(20));
+    let outage = Instant::now();
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    assert!(
+        worker.returned() > 0,
+        "messages came back during the outage"
+    );
+    assert_eq!(
+        q.event("evt-backoff").await["persons_done"]["N"],
+        "0",
+        "nothing lands while kvCORE is down"
+    );
+    q.world.kvcore().set_persistent_fault(None);
+    let recovered = Instant::now();
+
+    // The bound, from the backoff: in 20 s a message fails at most three
+    // times (each receive spends its in-invocation retries first), so its
+    // last delay is at most 20 s plus a fifth (24 s); a minute covers that
+    // and the drain itself, and another minute a loaded 2-core machine.
+    // Without the backoff the first receives come back only 360 s after
+    // them, 340 s after the outage: this wait would fail.
+    let bound = Duration::from_secs(120);
+    let event = q.wait_for_status("evt-backoff", "completed", bound).await;
+    let drained_after = recovered.elapsed();
+    assert_eq!(event["persons_done"]["N"], "30");
+    assert_eq!(event["persons_failed"]["N"], "0");
+    q.assert_one_contact_each(&ids);
+    assert!(
+        outage.elapsed() < Duration::from_secs(360),
+        "the first receives could not have come back by the visibility timeout yet"
+    );
+    eprintln!(
+        "30 persons drained {drained_after:?} after a 20 s kvCORE outage ({} returned, {} invocations)",
+        worker.returned(),
+        worker.invocations()
+    );
+}
+
+/// SPEC section 5, queued: a new Follow Up Boss person answers 404 for
+/// its first 20 s (docs.followupboss.com, "Access to Newly Created
+/// People"); its message comes back within 60 s each time, and the lead
+/// lands once Follow Up Boss lets it be read.
+#[tokio::test]
+async fn a_new_follow_up_boss_person_s_message_comes_back_until_it_can_be_read() {
+    let q = start(QueueOverrides::default(), 40).await;
+    q.fub.put_new_person(
+        json!({"id": 36_001, "firstName": "Ria", "lastName": "Round",
+               "emails": [{"value": email(36_001), "type": "home", "isPrimary": true}],
+               "updated": "2026-11-28T10:00:00Z"}),
+        Duration::from_secs(20),
+    );
+    let now = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let body = json!({"eventId": "evt-round-robin", "eventCreated": now,
+        "event": "peopleCreated", "resourceIds": [36_001], "uri": "https://api.followupboss.com/v1/people"});
+    assert_eq!(q.world.send("fub", &body).await.status, 202);
+    let worker = q.worker(1, Duration::from_secs(20));
+    // Readable 20 s from now; each return is at most 60 s: well within
+    // the template's 360 s visibility timeout.
+    let event = q
+        .wait_for_status("evt-round-robin", "completed", Duration::from_secs(150))
+        .await;
+    assert_eq!(event["persons_done"]["N"], "1");
+    assert_eq!(q.world.contacts_with_email(&email(36_001)), 1);
+    let reads = q.fub.requests().len();
+    assert!(reads >= 2, "read again after the 404s: {reads}");
+    assert!(worker.returned() >= 1);
+    let results = q.world.send("fub", &body).await;
+    assert_eq!(
+        results.body["results"][0]["outcome"], "created",
+        "{results:?}"
+    );
+}
+
 /// A worker killed mid-batch (as Lambda kills one that times out): its
 /// messages come back after the visibility timeout, to another process,
 /// and each of its persons lands once.
