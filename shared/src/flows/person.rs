@@ -153,7 +153,7 @@ async fn execute(
 /// longest: kvCORE's list may lag a write by up to ~30 s (SPEC section 7),
 /// and the contact usually shows within a second or two.
 const REFUSAL_FIRST_PAUSE: Duration = Duration::from_millis(250);
-const REFUSAL_LONGEST_PAUSE: Duration = Duration::from_secs(3);
+const REFUSAL_LONGEST_PAUSE: Duration = Duration::from_secs(2);
 /// A lookup is not started with less time than this before the deadline:
 /// one lookup's requests and the answer's record.
 const REFUSAL_ROOM: Duration = Duration::from_secs(2);
@@ -171,8 +171,9 @@ enum Refused {
 /// Looks the person up again after kvCORE refused its create (SPEC
 /// section 6): the contact it refused for may be one its list does not
 /// show yet (up to ~30 s, section 7), so the lookup is repeated after a
-/// short, growing pause (250 ms doubling to 3 s, with jitter) until the
-/// contact shows or no lookup fits before the invocation's deadline.
+/// short, growing pause (250 ms doubling to 2 s, each plus up to as much
+/// again of jitter) until the contact shows or no lookup fits before the
+/// invocation's deadline.
 async fn after_refusal(
     index: &PhoneIndex<'_>,
     settings: &Settings,
