@@ -464,7 +464,7 @@ mod tests {
         assert_eq!(sync.env_var.as_deref(), Some("SYNC_QUEUE_URL"));
         assert_eq!(
             sync.redrive,
-            Some(("SyncDeadLetterQueue".to_string(), 5)),
+            Some(("SyncDeadLetterQueue".to_string(), 10)),
             "maxReceiveCount from the SyncMaxReceiveCount default"
         );
         let (timeout, _) = function_limits(&template_path(), SYNC_WORKER_FUNCTION).unwrap();
