@@ -5,11 +5,16 @@
 pub mod auth;
 pub mod contact;
 pub mod delivery;
+pub mod edits;
+pub mod field_map;
 pub mod fields;
+pub mod filters;
 pub mod kv_contact;
 pub mod matching;
 pub mod outcome;
+pub mod paths;
 pub mod phone;
 pub mod plan;
+pub mod record;
 pub mod settings;
 pub mod sources;

@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use crate::domain::contact::Region;
+use crate::domain::field_map::{self, FieldMap};
 use crate::domain::fields::Field;
+use crate::domain::filters::{self, Filter};
 
 /// An attribute value as the DynamoDB console offers it. The store converts
 /// SDK values into this so validation stays free of I/O and of the SDK.
@@ -39,7 +41,7 @@ impl Attr {
     }
 
     /// `S "yes"`: the type and a short rendering of the value.
-    fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let value = match self {
             Attr::S(s) | Attr::N(s) => format!("{s:?}"),
             Attr::Bool(b) => b.to_string(),
@@ -115,6 +117,15 @@ pub struct Settings {
     /// What the first listing of a polled Google workflow syncs (SPEC
     /// section 10, `initial_sync`).
     pub initial_sync: InitialSync,
+    /// Conditions every synced person must meet (SPEC section 12); empty:
+    /// everyone.
+    pub filters: Vec<Filter>,
+    /// Where each kvCORE field's value comes from, over the built-in
+    /// mapping (SPEC section 12).
+    pub field_map: FieldMap,
+    /// true: every event writes every differing field, reverting edits
+    /// made in kvCORE (SPEC section 6, "Edits made in kvCORE").
+    pub revert_kvcore_edits: bool,
 }
 
 /// What the first listing of a polled Google workflow syncs (SPEC section
@@ -162,6 +173,14 @@ impl Settings {
         self.agent_ids.is_empty() || agent_id.is_some_and(|id| self.agent_ids.contains(&id))
     }
 
+    /// Whether a filter or mapping reads `source.labels` (a Google
+    /// person's contact group names, SPEC section 12): then the poller
+    /// reads the groups' names.
+    pub fn reads_labels(&self) -> bool {
+        let labels = |path: &crate::domain::paths::Path| path.is_labels();
+        self.filters.iter().any(|f| labels(&f.field)) || self.field_map.paths().any(labels)
+    }
+
     /// Whether the `google-poller` polls this workflow (SPEC section 10):
     /// enabled, `source` = `google`, with a `google_oauth_secret`.
     pub fn is_polled_google(&self) -> bool {
@@ -180,7 +199,7 @@ pub struct SettingsError {
 }
 
 /// Every attribute a workflow item may have.
-pub const KNOWN_ATTRIBUTES: [&str; 22] = [
+pub const KNOWN_ATTRIBUTES: [&str; 25] = [
     "workflow_id",
     "enabled",
     "source",
@@ -203,6 +222,9 @@ pub const KNOWN_ATTRIBUTES: [&str; 22] = [
     "delivery",
     "google_oauth_secret",
     "initial_sync",
+    "filters",
+    "field_map",
+    "revert_kvcore_edits",
 ];
 
 /// A workflow attribute nobody reads, with the known name it most resembles.
@@ -305,6 +327,15 @@ pub fn parse(
                 &[("all", InitialSync::All), ("changes", InitialSync::Changes)],
             )?
             .unwrap_or_default(),
+        filters: match read.get("filters") {
+            None => Vec::new(),
+            Some(attr) => filters::parse(workflow_id, source, attr)?,
+        },
+        field_map: match read.get("field_map") {
+            None => FieldMap::default(),
+            Some(attr) => field_map::parse(workflow_id, source, attr)?,
+        },
+        revert_kvcore_edits: read.boolean("revert_kvcore_edits")?.unwrap_or(false),
     };
     check_combinations(&settings, item)?;
 

@@ -16,7 +16,7 @@ use crate::domain::outcome::{PersonResult, SkipReason};
 use crate::domain::plan;
 use crate::domain::settings::Settings;
 use crate::domain::sources::{self, ParseContext, SourceEvent, Subject};
-use crate::flows::person::{IndexWrite, skipped, skipped_source_id, sync_person};
+use crate::flows::person::{IndexWrite, Recorded, skipped, skipped_source_id, sync_person};
 use crate::flows::phone_index::{PhoneIndex, Scope};
 use crate::flows::{Invocation, Services, SyncError};
 
@@ -164,6 +164,7 @@ impl<'a> EventRun<'a> {
             keys,
             contact_id: None,
             changed_ms: None,
+            written: None,
         });
 
         // Sources deliver out of order: a change older than one applied is stale.
@@ -194,10 +195,15 @@ impl<'a> EventRun<'a> {
             deadline: invocation.deadline,
             deadline_ms: invocation.deadline_ms,
         };
-        let result = sync_person(&index, settings, person, lock.contact_id).await;
+        let recorded = Recorded {
+            contact_id: lock.contact_id,
+            written: lock.written.as_ref(),
+        };
+        let synced = sync_person(&index, settings, person, recorded).await;
         self.kvcore_requests += session.requests();
         self.kvcore_busy_ms += session.busy_ms();
-        let (result, index_write) = result?;
+        let synced = synced?;
+        let (result, index_write) = (synced.result, synced.index_write);
         if let Some(write) = index_write {
             self.index_writes.push((scope, write));
         }
@@ -216,6 +222,7 @@ impl<'a> EventRun<'a> {
                 result.reason != Some(SkipReason::AgentFiltered) && !settings.dry_run;
             write.contact_id = result.contact_id.filter(|_| is_this_person);
             write.changed_ms = person.changed_at_ms.filter(|_| !settings.dry_run);
+            write.written = synced.written.filter(|_| is_this_person);
         }
         Ok(result)
     }

@@ -2,9 +2,23 @@
 //! normalized and deduplicated, and an entry that cannot be used is left out
 //! and said back in `problems` (never matched on, never sent to kvCORE).
 
-use crate::domain::contact::{Email, Person, Phone, PhoneKind, Region};
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use crate::domain::contact::{Email, Person, Phone, PhoneKind, Region, SourceRecord};
 
 use super::json::{Obj, PayloadError, element_object};
+
+/// Keeps the source's own record of the person (its JSON object as the
+/// source sent it, and for Google its contact group resource names), for
+/// `source.<path>` in `filters` and `field_map` (SPEC section 12).
+pub fn keep_record(person: &mut Person, record: &Map<String, Value>, labels: Vec<String>) {
+    person.source_record = Some(Arc::new(SourceRecord {
+        value: Value::Object(record.clone()),
+        labels,
+    }));
+}
 
 /// Adds the email written at `path`.
 pub fn add_email(person: &mut Person, raw: &str, path: &str) {
