@@ -219,6 +219,31 @@ impl Path {
     }
 }
 
+/// The path as written in the console.
+impl std::fmt::Display for Path {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = match self {
+            Path::Email => "email",
+            Path::Phone(None) => "phone",
+            Path::Phone(Some(PhoneKind::Mobile)) => "phone.mobile",
+            Path::Phone(Some(PhoneKind::Home)) => "phone.home",
+            Path::Phone(Some(PhoneKind::Work)) => "phone.work",
+            Path::Phone(Some(PhoneKind::Other)) => "phone.other",
+            Path::FirstName => "first_name",
+            Path::LastName => "last_name",
+            Path::Street => "street",
+            Path::City => "city",
+            Path::State => "state",
+            Path::Zip => "zip",
+            Path::Birthday => "birthday",
+            Path::Tags => "tags",
+            Path::Owner => "owner",
+            Path::Source(keys) => return write!(f, "source.{}", keys.join(".")),
+        };
+        f.write_str(text)
+    }
+}
+
 /// The value at `keys` inside `value`: a number indexes a list, a name over
 /// a list reads every element's (flattened).
 fn descend(value: &Value, keys: &[String]) -> Value {
@@ -360,6 +385,7 @@ mod tests {
         for (text, expected) in cases {
             let path = Path::parse(text, Source::Generic).unwrap();
             assert_eq!(path.resolve(&p), expected, "{text}");
+            assert_eq!(path.to_string(), text, "written back as read");
         }
     }
 

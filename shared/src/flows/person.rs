@@ -249,7 +249,7 @@ async fn held_by_another_agent(
 /// verified by `matching`; a match is answered as its full record (`GET
 /// /contact/{id}`), except in create-only mode, where a match is skipped
 /// without comparing fields and so needs no read.
-async fn lookup(
+pub(crate) async fn lookup(
     index: &PhoneIndex<'_>,
     settings: &Settings,
     person: &Person,

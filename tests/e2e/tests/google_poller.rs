@@ -568,7 +568,8 @@ async fn only_google_contacts_labelled_clients_are_synced() {
     let p = Polled::start().await;
     let clients = p.google.add_contact_group("Clients");
     let family = p.google.add_contact_group("Family");
-    let member = |group: &str| json!({"contactGroupMembership": {"contactGroupResourceName": group}});
+    let member =
+        |group: &str| json!({"contactGroupMembership": {"contactGroupResourceName": group}});
     let mut ann = person("Ann", "Lee", "ann@example.com");
     ann["memberships"] = json!([member("contactGroups/myContacts"), member(&clients)]);
     let mut bob = person("Bob", "Ray", "bob@example.com");
