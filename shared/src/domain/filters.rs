@@ -275,7 +275,7 @@ pub(crate) fn scalar(attr: &Attr) -> Option<Value> {
             n.parse::<i64>().map(Value::from).ok().or_else(|| {
                 n.parse::<f64>()
                     .ok()
-                    .and_then(|f| serde_json::Number::from_f64(f))
+                    .and_then(serde_json::Number::from_f64)
                     .map(Value::Number)
             })
         }

@@ -234,9 +234,11 @@ impl GooglePoller {
                             settings,
                             run,
                             pacer,
-                            &listing,
-                            &page,
-                            names.as_deref(),
+                            Listed {
+                                listing: &listing,
+                                page: &page,
+                                names: names.as_deref(),
+                            },
                             summary,
                         )
                         .await
@@ -438,11 +440,14 @@ impl GooglePoller {
         settings: &Settings,
         run: &Run,
         pacer: &Pacer,
-        listing: &Listing,
-        page: &ConnectionsPage,
-        names: Option<&GroupNames>,
+        listed_page: Listed<'_>,
         summary: &mut WorkflowSummary,
     ) -> Result<(), Stop> {
+        let Listed {
+            listing,
+            page,
+            names,
+        } = listed_page;
         let invocation = Invocation {
             deadline: run.deadline,
             deadline_ms: run.deadline_ms,
@@ -518,6 +523,14 @@ impl GooglePoller {
         }
         Ok(())
     }
+}
+
+/// A page as listed, with what its persons need: the listing it belongs
+/// to and the contact groups' names (when `source.labels` is read).
+struct Listed<'a> {
+    listing: &'a Listing,
+    page: &'a ConnectionsPage,
+    names: Option<&'a GroupNames>,
 }
 
 enum PageError {
