@@ -12,6 +12,7 @@ mod ddb_counter;
 mod google;
 mod indexer;
 mod latency;
+mod mapping;
 mod queued;
 mod scenarios;
 mod stats;
@@ -441,6 +442,12 @@ fn breakdown(counts: &Value) -> String {
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
+    // `BENCH_ONLY=mapping`: only the CPU cost of filters and field mapping
+    // (in-process, no stack needed).
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("mapping") {
+        mapping::print(&mapping::run());
+        return Ok(());
+    }
     let moto = stack::moto_url_from_env().ok_or("MOTO_URL is not set: run `make bench`")?;
     let ddb = DynamoDbCounter::start(&moto).await?;
     // `BENCH_ONLY=real-region`: only the update with a region's latencies
@@ -559,6 +566,10 @@ async fn main() -> Result<(), Error> {
     let build = indexer::full_build(&ddb).await?;
     indexer::print(&build);
 
+    // Issue 18: filters and field mapping, CPU per event.
+    let mapping = mapping::run();
+    mapping::print(&mapping);
+
     println!(
         "\nAWS requests by operation, whole run (the indexer's included): {}",
         breakdown(&json!(ddb.counts()))
@@ -596,6 +607,7 @@ async fn main() -> Result<(), Error> {
         "aws_requests_by_operation": ddb.counts(),
         "queued_delivery": queued,
         "google_poller": google_poller,
+        "filters_and_mapping": mapping,
     });
     let dir = kvsync_devstack::template::workspace_root().join("target/bench");
     std::fs::create_dir_all(&dir)?;

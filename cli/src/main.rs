@@ -18,6 +18,7 @@ mod item;
 mod queued;
 mod secret_store;
 mod stack;
+mod try_event;
 mod workflow;
 
 use std::process::ExitCode;
@@ -143,6 +144,16 @@ enum WorkflowCommand {
     /// secret; the kvCORE token and API keys from a prompt or stdin), then
     /// the webhook URL and the next step.
     New(workflow::NewArgs),
+    /// What the workflow makes of a sample event, writing nothing: the
+    /// people parsed, each filter's verdict, the kvCORE values mapped and
+    /// the decision against kvCORE (read-only lookups).
+    #[command(after_help = "Example:\n  kvsync workflow try fub sample-event.json")]
+    Try {
+        /// The workflow's id.
+        workflow_id: String,
+        /// A sample event body, as the source sends it.
+        event: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -208,6 +219,9 @@ async fn services(stack: &StackArgs) -> Result<Services, String> {
 async fn run(stack: &StackArgs, command: Command) -> Result<ExitCode, String> {
     match command {
         Command::Workflow(WorkflowCommand::New(args)) => workflow::new(stack, args).await,
+        Command::Workflow(WorkflowCommand::Try { workflow_id, event }) => {
+            try_event::run(&services(stack).await?, &workflow_id, &event).await
+        }
         Command::Doctor(args) => doctor::run(stack, args).await,
         Command::Followupboss { system, command } => {
             followupboss::run(stack, &system, command).await

@@ -19,6 +19,7 @@
 //!   <https://cloud.google.com/apis/design/errors>); every person has an
 //!   `etag` that changes with it and `metadata.sources[].updateTime`
 //!   (<https://developers.google.com/people/api/rest/v1/people#Person>).
+//! - People API `contactGroups.list` (`groups.rs`): the user's labels.
 //! - The OAuth 2.0 token endpoint
 //!   (<https://developers.google.com/identity/protocols/oauth2/native-app>,
 //!   RFC 6749): `grant_type=authorization_code` (with PKCE, RFC 7636, and
@@ -32,6 +33,7 @@
 //! Faults (429 `RESOURCE_EXHAUSTED`, 5xx) are injected per request.
 
 mod admin;
+mod groups;
 mod oauth;
 mod people;
 
@@ -79,7 +81,7 @@ pub enum Fault {
 /// Which endpoint a request went to, as recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordedRequest {
-    /// `connections`, `token` or `auth`.
+    /// `connections`, `contactGroups`, `token` or `auth`.
     pub endpoint: &'static str,
     /// Decoded query (connections, auth) or form (token) pairs; the token
     /// form's secrets are recorded as `<redacted>`.
@@ -160,6 +162,8 @@ pub(crate) struct State {
     faults: VecDeque<Fault>,
     persistent_fault: Option<Fault>,
     requests: Vec<RecordedRequest>,
+    /// User contact groups: resource name → name.
+    contact_groups: BTreeMap<String, String>,
 }
 
 impl State {
@@ -234,11 +238,13 @@ impl FakeGoogle {
             faults: VecDeque::new(),
             persistent_fault: None,
             requests: Vec::new(),
+            contact_groups: BTreeMap::new(),
         }));
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let app = Router::new()
             .merge(people::routes())
+            .merge(groups::routes())
             .merge(oauth::routes())
             .merge(admin::routes())
             .with_state(state.clone());
@@ -330,6 +336,17 @@ impl FakeGoogle {
 
     /// Adds a contact: `fields` as a Person's (names, emailAddresses,
     /// phoneNumbers, ...). Answers its `resourceName` (`people/c<n>`).
+    /// Adds a user contact group (a label) named `name`; answers its
+    /// resource name, for a person's `memberships`.
+    pub fn add_contact_group(&self, name: &str) -> String {
+        let mut state = self.state();
+        let resource = format!("contactGroups/{:x}", 0x1a2b + state.contact_groups.len());
+        state
+            .contact_groups
+            .insert(resource.clone(), name.to_string());
+        resource
+    }
+
     pub fn add_person(&self, fields: Value) -> String {
         let mut state = self.state();
         add_person(&mut state, fields)

@@ -184,6 +184,7 @@ impl Contacts {
         duplicates: DuplicatePolicy,
     ) -> Result<Snapshot, WriteError> {
         validate_email(&fields)?;
+        validate_status_and_deal_type(&fields)?;
         if !IDENTIFYING.iter().any(|f| given(fields.get(*f))) {
             return Err(WriteError::Invalid(json!({"errors": {"first_name": [
                 "The first name field is required when none of last name / email / \
@@ -213,6 +214,7 @@ impl Contacts {
     ) -> Result<Snapshot, WriteError> {
         let record = self.live(id).ok_or(WriteError::NotFound)?;
         validate_email(&fields)?;
+        validate_status_and_deal_type(&fields)?;
         let current = record.current();
         let mut next = current.fields.clone();
         let unassigned = agent_id(next.get("assigned_agent_id")).is_none();
@@ -474,6 +476,41 @@ fn validate_email(fields: &Map<String, Value>) -> Result<(), WriteError> {
     }
 }
 
+/// The statuses kvCORE documents for a contact (help.insiderealestate.com,
+/// "[kvCORE] Contact Statuses Overview": New Lead, Client, Closed, Sphere,
+/// Active Lead, Contract, Archived, Prospect), as the integer codes its
+/// API sends (SPEC section 7 lists `status` among the list fields; this
+/// fake has always answered it as a number, 0 for a new contact). The
+/// harsher reading: a write with anything else, a name included, is
+/// refused 422 in the documented `{"errors": {"field": [...]}}` shape.
+const STATUS_CODES: std::ops::RangeInclusive<u64> = 0..=7;
+
+/// `status` must be one of `STATUS_CODES` (a number, or its digits as a
+/// string: SPEC section 7's loose typing); `deal_type` must be text.
+/// Both are writable on create and on update (SPEC section 12).
+fn validate_status_and_deal_type(fields: &Map<String, Value>) -> Result<(), WriteError> {
+    let status_ok = match fields.get("status") {
+        None | Some(Value::Null) => true,
+        Some(Value::Number(n)) => n.as_u64().is_some_and(|n| STATUS_CODES.contains(&n)),
+        Some(Value::String(s)) => s.trim().parse().is_ok_and(|n| STATUS_CODES.contains(&n)),
+        Some(_) => false,
+    };
+    if !status_ok {
+        return Err(WriteError::Invalid(
+            json!({"errors": {"status": ["The selected status is invalid."]}}),
+        ));
+    }
+    if !matches!(
+        fields.get("deal_type"),
+        None | Some(Value::Null | Value::String(_))
+    ) {
+        return Err(WriteError::Invalid(
+            json!({"errors": {"deal_type": ["The deal type must be a string."]}}),
+        ));
+    }
+    Ok(())
+}
+
 fn normalized_email(email: &str) -> String {
     email.trim().to_lowercase()
 }
@@ -658,6 +695,9 @@ mod tests {
             json!({"email": 5}),
             json!({"status": 1}),
             json!({"first_name": " "}),
+            json!({"email": "a@ex.com", "status": 8}),
+            json!({"email": "a@ex.com", "status": "Client"}),
+            json!({"email": "a@ex.com", "deal_type": 2}),
         ] {
             assert!(
                 matches!(
@@ -675,6 +715,32 @@ mod tests {
                 )
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn status_and_deal_type_are_written_on_create_and_update() {
+        let mut contacts = Contacts::new(1);
+        let created = contacts
+            .create(
+                fields(json!({"email": "a@ex.com", "status": 4, "deal_type": "buyer"})),
+                DuplicatePolicy::Accept,
+            )
+            .unwrap();
+        assert_eq!(created.fields["status"], 4);
+        assert_eq!(created.fields["deal_type"], "buyer");
+        let updated = contacts
+            .update(
+                created.id,
+                fields(json!({"status": "1", "deal_type": "seller"})),
+                NO_LAG,
+            )
+            .unwrap();
+        assert_eq!(updated.fields["status"], "1");
+        assert_eq!(updated.fields["deal_type"], "seller");
+        assert!(matches!(
+            contacts.update(created.id, fields(json!({"status": "Client"})), NO_LAG),
+            Err(WriteError::Invalid(_))
+        ));
     }
 
     #[test]

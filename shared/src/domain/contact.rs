@@ -2,8 +2,10 @@
 //! normalization of the two things people are matched on: email and phone.
 
 use std::fmt;
+use std::sync::Arc;
 
 pub use crate::domain::phone::{Phone, PhoneKind, PhoneProblem, Region, e164_of};
+pub use crate::domain::record::SourceRecord;
 
 /// One person from a source app, in the product's words, before any kvCORE
 /// lookup. Emails and phones are already normalized; entries that could not
@@ -28,6 +30,9 @@ pub struct Person {
     pub changed_at_ms: Option<i64>,
     /// Input that was left out, said back to the caller in the result.
     pub problems: Vec<String>,
+    /// The source's own record, for `source.<path>` in `filters` and
+    /// `field_map` (SPEC section 12); `None` where none was kept.
+    pub source_record: Option<Arc<SourceRecord>>,
 }
 
 impl Person {

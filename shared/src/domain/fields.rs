@@ -21,10 +21,15 @@ pub enum Field {
     PrimaryZip,
     Birthday,
     Hashtags,
+    /// kvCORE's contact status, an integer code (SPEC section 7 lists it;
+    /// written only through `field_map`, section 12).
+    Status,
+    /// kvCORE's `deal_type` (written only through `field_map`).
+    DealType,
 }
 
 impl Field {
-    pub const ALL: [Field; 12] = [
+    pub const ALL: [Field; 14] = [
         Field::FirstName,
         Field::LastName,
         Field::Email,
@@ -37,6 +42,8 @@ impl Field {
         Field::PrimaryZip,
         Field::Birthday,
         Field::Hashtags,
+        Field::Status,
+        Field::DealType,
     ];
 
     /// The kvCORE API name of the field.
@@ -54,6 +61,8 @@ impl Field {
             Field::PrimaryZip => "primary_zip",
             Field::Birthday => "birthday",
             Field::Hashtags => "hashtags",
+            Field::Status => "status",
+            Field::DealType => "deal_type",
         }
     }
 
@@ -61,7 +70,7 @@ impl Field {
         Field::ALL.into_iter().find(|f| f.name() == name)
     }
 
-    fn is_phone(self) -> bool {
+    pub fn is_phone(self) -> bool {
         matches!(
             self,
             Field::CellPhone1 | Field::HomePhone | Field::WorkPhone
@@ -145,6 +154,17 @@ pub fn is_empty(current: Option<&Value>) -> bool {
 /// regard to case or surrounding space, dates by their first ten characters
 /// (kvCORE may answer `1980-04-01 00:00:00`).
 pub fn same_value(field: Field, current: Option<&Value>, wanted: &Value, region: Region) -> bool {
+    // kvCORE types loosely (SPEC section 7): a status may come back as `1`
+    // or `"1"` whichever way it was sent.
+    if let (Some(current @ (Value::String(_) | Value::Number(_))), Value::Number(_))
+    | (Some(current @ Value::Number(_)), Value::String(_)) = (current, wanted)
+    {
+        let text = |v: &Value| match v {
+            Value::String(s) => s.trim().to_string(),
+            other => other.to_string(),
+        };
+        return text(current) == text(wanted);
+    }
     let (Some(Value::String(current)), Value::String(wanted)) = (current, wanted) else {
         return current == Some(wanted);
     };

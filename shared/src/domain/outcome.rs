@@ -26,6 +26,8 @@ pub enum SkipReason {
     StaleEvent,
     UnsupportedEvent,
     PersonNotFound,
+    /// A `filters` condition failed (SPEC section 12).
+    FilteredOut,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

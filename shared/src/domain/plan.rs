@@ -6,7 +6,9 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use crate::domain::contact::Person;
-use crate::domain::fields::{Field, FieldValues, field_values, is_empty, same_value};
+use crate::domain::edits::{Written, unchanged_since_written};
+use crate::domain::fields::{Field, FieldValues, is_empty, same_value};
+use crate::domain::filters;
 use crate::domain::kv_contact::KvContact;
 use crate::domain::matching::Match;
 use crate::domain::outcome::SkipReason;
@@ -49,15 +51,39 @@ pub fn precheck(settings: &Settings, person: &Person) -> Option<SkipReason> {
     if person.owner_agent_id.is_some() && !settings.allows_agent(person.owner_agent_id) {
         return Some(SkipReason::AgentFiltered);
     }
+    if filters::first_failed(&settings.filters, person).is_some() {
+        return Some(SkipReason::FilteredOut);
+    }
     if person.emails.is_empty() && person.phones.is_empty() {
         return Some(SkipReason::NoEmailOrPhone);
     }
     None
 }
 
-/// Decides create, update, unchanged or skip for a person and its match.
+/// Decides create, update, unchanged or skip for a person and its match,
+/// with the workflow's `field_map` applied and nothing known of what was
+/// written before (every field may be written).
 pub fn plan(settings: &Settings, person: &Person, found: Option<&Match>) -> Action {
-    let mut wanted = field_values(person);
+    let wanted = settings
+        .field_map
+        .apply(person, settings.default_country)
+        .values;
+    decide(settings, person, wanted, found, None)
+}
+
+/// Decides create, update, unchanged or skip for a person, the kvCORE
+/// values its workflow maps it to (`FieldMap::apply`), its match, and the
+/// fingerprints of what this workflow last wrote to that contact (`None`:
+/// never, or before they were kept). Unless `revert_kvcore_edits`, an
+/// update leaves a field whose source value is what was last written:
+/// a difference there is an edit made in kvCORE (SPEC section 6).
+pub fn decide(
+    settings: &Settings,
+    person: &Person,
+    mut wanted: FieldValues,
+    found: Option<&Match>,
+    written: Option<&Written>,
+) -> Action {
     wanted.retain(|field, _| settings.sync_fields.contains(field));
 
     let Some(found) = found else {
@@ -82,7 +108,7 @@ pub fn plan(settings: &Settings, person: &Person, found: Option<&Match>) -> Acti
         };
     }
     let add_tags = tags_to_add(settings, person, &found.contact);
-    let values = update_values(settings, wanted, found);
+    let values = update_values(settings, wanted, found, written);
     if values.is_empty() && add_tags.is_empty() {
         Action::Unchanged { contact_id }
     } else {
@@ -98,9 +124,17 @@ pub fn plan(settings: &Settings, person: &Person, found: Option<&Match>) -> Acti
 /// `overwrite_existing`, that kvCORE has empty). A field the event lacks is
 /// never in `wanted`, so it is never blanked. kvCORE ignores `hashtags` on
 /// update, so they are never sent there.
-fn update_values(settings: &Settings, mut wanted: FieldValues, found: &Match) -> FieldValues {
+fn update_values(
+    settings: &Settings,
+    mut wanted: FieldValues,
+    found: &Match,
+    written: Option<&Written>,
+) -> FieldValues {
     wanted.remove(&Field::Hashtags);
     wanted.retain(|field, value| {
+        if !settings.revert_kvcore_edits && unchanged_since_written(written, *field, value) {
+            return false;
+        }
         let current = found.contact.get(field.name());
         if settings.overwrite_existing {
             !same_value(*field, current, value, settings.default_country)
@@ -526,6 +560,166 @@ mod tests {
         assert_eq!(
             precheck(&settings(&[]), &nameless),
             Some(SkipReason::NoEmailOrPhone)
+        );
+    }
+
+    fn phone_edited_in_kvcore() -> Match {
+        let mut found = kvcore_john();
+        // An agent fixed the number in kvCORE; the source still says 0142.
+        found
+            .contact
+            .fields
+            .insert("cell_phone_1".into(), json!("(239) 555-0177"));
+        found
+    }
+
+    /// What an earlier event wrote: the person's mobile (the address it
+    /// never wrote).
+    fn written_by_us(person: &Person) -> Written {
+        let wanted = settings(&[])
+            .field_map
+            .apply(person, Region::default())
+            .values;
+        let phone = &wanted[&Field::CellPhone1];
+        let print = crate::domain::edits::fingerprint(Field::CellPhone1, phone);
+        Written::from([("cell_phone_1".to_string(), print)])
+    }
+
+    #[test]
+    fn an_edit_made_in_kvcore_survives_until_the_source_changes_the_field() {
+        let s = settings(&[]);
+        let person = john();
+        let wanted = |p: &Person| s.field_map.apply(p, Region::default()).values;
+        let written = written_by_us(&person);
+        let found = phone_edited_in_kvcore();
+        let Action::Update { values, .. } =
+            decide(&s, &person, wanted(&person), Some(&found), Some(&written))
+        else {
+            panic!("the address still differs")
+        };
+        assert!(
+            !values.contains_key(&Field::CellPhone1),
+            "the agent's fix stays"
+        );
+
+        let mut moved = john();
+        moved.phones =
+            vec![Phone::parse("239-555-0188", Region::default(), PhoneKind::Mobile).unwrap()];
+        let Action::Update { values, .. } =
+            decide(&s, &moved, wanted(&moved), Some(&found), Some(&written))
+        else {
+            panic!("expected an update")
+        };
+        assert_eq!(
+            values[&Field::CellPhone1],
+            json!("+12395550188"),
+            "the source changed it"
+        );
+
+        let Action::Update { values, .. } =
+            decide(&s, &person, wanted(&person), Some(&found), None)
+        else {
+            panic!("expected an update")
+        };
+        assert!(
+            values.contains_key(&Field::CellPhone1),
+            "never written: written once"
+        );
+
+        let reverting = settings(&[("revert_kvcore_edits", Attr::Bool(true))]);
+        let Action::Update { values, .. } = decide(
+            &reverting,
+            &person,
+            wanted(&person),
+            Some(&found),
+            Some(&written),
+        ) else {
+            panic!("expected an update")
+        };
+        assert!(
+            values.contains_key(&Field::CellPhone1),
+            "revert_kvcore_edits reverts"
+        );
+    }
+
+    fn fub_stage(stage: &str) -> Person {
+        let mut person = john();
+        person.source_record = Some(std::sync::Arc::new(
+            crate::domain::contact::SourceRecord::new(json!({"stage": stage})),
+        ));
+        person
+    }
+
+    #[test]
+    fn a_failed_filter_is_filtered_out_before_any_lookup() {
+        let condition = Attr::M(
+            [
+                ("field".to_string(), Attr::S("source.stage".into())),
+                ("op".to_string(), Attr::S("not_equals".into())),
+                ("value".to_string(), Attr::S("Trash".into())),
+            ]
+            .into(),
+        );
+        let s = settings(&[("filters", Attr::L(vec![condition]))]);
+        assert_eq!(
+            precheck(&s, &fub_stage("Trash")),
+            Some(SkipReason::FilteredOut)
+        );
+        assert_eq!(precheck(&s, &fub_stage("Lead")), None);
+    }
+
+    #[test]
+    fn a_mapped_status_is_written_on_create_and_on_update() {
+        let rule = Attr::M(
+            [
+                ("from".to_string(), Attr::S("source.stage".into())),
+                (
+                    "map".to_string(),
+                    Attr::M(
+                        [
+                            ("Lead".to_string(), Attr::N("0".into())),
+                            ("Hot".to_string(), Attr::N("4".into())),
+                        ]
+                        .into(),
+                    ),
+                ),
+            ]
+            .into(),
+        );
+        let s = settings(&[("field_map", Attr::M([("status".to_string(), rule)].into()))]);
+        let Action::Create { values, .. } = plan(&s, &fub_stage("Hot"), None) else {
+            panic!("expected a create")
+        };
+        assert_eq!(values[&Field::Status], json!(4));
+        let mut found = kvcore_john();
+        found.contact.fields.insert("status".into(), json!("0"));
+        let person = fub_stage("Hot");
+        let Action::Update { values, .. } = plan(&s, &person, Some(&found)) else {
+            panic!("expected an update")
+        };
+        assert_eq!(values[&Field::Status], json!(4));
+        let mut same = fub_stage("Lead");
+        same.address = Address::default();
+        same.phones =
+            vec![Phone::parse("239.555.0100", Region::default(), PhoneKind::Mobile).unwrap()];
+        assert_eq!(
+            plan(&s, &same, Some(&found)),
+            Action::Unchanged { contact_id: 1001 },
+            "kvCORE's \"0\" is the map's 0"
+        );
+        let no_status = settings(&[
+            (
+                "field_map",
+                Attr::M([("status".to_string(), Attr::S("source.stage".into()))].into()),
+            ),
+            ("sync_fields", Attr::Ss(vec!["email".into()])),
+        ]);
+        let Action::Create { values, .. } = plan(&no_status, &person, None) else {
+            panic!("expected a create")
+        };
+        assert!(
+            !values.contains_key(&Field::Status),
+            "sync_fields gate mapped fields"
         );
     }
 }

@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use crate::domain::contact::Region;
+use crate::domain::field_map::{self, FieldMap};
 use crate::domain::fields::Field;
+use crate::domain::filters::{self, Filter};
 
 /// An attribute value as the DynamoDB console offers it. The store converts
 /// SDK values into this so validation stays free of I/O and of the SDK.
@@ -39,7 +41,7 @@ impl Attr {
     }
 
     /// `S "yes"`: the type and a short rendering of the value.
-    fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let value = match self {
             Attr::S(s) | Attr::N(s) => format!("{s:?}"),
             Attr::Bool(b) => b.to_string(),
@@ -121,6 +123,15 @@ pub struct Settings {
     /// `webhook_secret` value); Follow Up Boss allows a system twice the
     /// request rate ("Rate Limiting", docs.followupboss.com).
     pub followupboss_system: Option<String>,
+    /// Conditions every synced person must meet (SPEC section 12); empty:
+    /// everyone.
+    pub filters: Vec<Filter>,
+    /// Where each kvCORE field's value comes from, over the built-in
+    /// mapping (SPEC section 12).
+    pub field_map: FieldMap,
+    /// true: every event writes every differing field, reverting edits
+    /// made in kvCORE (SPEC section 6, "Edits made in kvCORE").
+    pub revert_kvcore_edits: bool,
 }
 
 /// What the first listing of a polled Google workflow syncs (SPEC section
@@ -168,6 +179,14 @@ impl Settings {
         self.agent_ids.is_empty() || agent_id.is_some_and(|id| self.agent_ids.contains(&id))
     }
 
+    /// Whether a filter or mapping reads `source.labels` (a Google
+    /// person's contact group names, SPEC section 12): then the poller
+    /// reads the groups' names.
+    pub fn reads_labels(&self) -> bool {
+        let labels = |path: &crate::domain::paths::Path| path.is_labels();
+        self.filters.iter().any(|f| labels(&f.field)) || self.field_map.paths().any(labels)
+    }
+
     /// Whether the `google-poller` polls this workflow (SPEC section 10):
     /// enabled, `source` = `google`, with a `google_oauth_secret`.
     pub fn is_polled_google(&self) -> bool {
@@ -186,7 +205,7 @@ pub struct SettingsError {
 }
 
 /// Every attribute a workflow item may have.
-pub const KNOWN_ATTRIBUTES: [&str; 23] = [
+pub const KNOWN_ATTRIBUTES: [&str; 26] = [
     "workflow_id",
     "enabled",
     "source",
@@ -210,6 +229,9 @@ pub const KNOWN_ATTRIBUTES: [&str; 23] = [
     "google_oauth_secret",
     "initial_sync",
     "followupboss_system",
+    "filters",
+    "field_map",
+    "revert_kvcore_edits",
 ];
 
 /// A workflow attribute nobody reads, with the known name it most resembles.
@@ -313,6 +335,15 @@ pub fn parse(
             )?
             .unwrap_or_default(),
         followupboss_system: read.string("followupboss_system")?,
+        filters: match read.get("filters") {
+            None => Vec::new(),
+            Some(attr) => filters::parse(workflow_id, source, attr)?,
+        },
+        field_map: match read.get("field_map") {
+            None => FieldMap::default(),
+            Some(attr) => field_map::parse(workflow_id, source, attr)?,
+        },
+        revert_kvcore_edits: read.boolean("revert_kvcore_edits")?.unwrap_or(false),
     };
     check_combinations(&settings, item)?;
 

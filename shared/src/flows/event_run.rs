@@ -17,7 +17,7 @@ use crate::domain::outcome::{PersonResult, SkipReason};
 use crate::domain::plan;
 use crate::domain::settings::Settings;
 use crate::domain::sources::{self, ParseContext, SourceEvent, Subject, followupboss};
-use crate::flows::person::{IndexWrite, skipped, skipped_source_id, sync_person};
+use crate::flows::person::{IndexWrite, Recorded, skipped, skipped_source_id, sync_person};
 use crate::flows::phone_index::{PhoneIndex, Scope};
 use crate::flows::{Invocation, Services, SyncError};
 
@@ -134,24 +134,9 @@ impl<'a> EventRun<'a> {
     async fn fetch(&mut self, source_id: &str) -> Result<Option<Person>, SyncError> {
         let settings = self.settings;
         if self.source_api_key.is_none() {
-            let id = settings.source_api_secret.as_deref().unwrap_or_default();
-            self.source_api_key =
-                Some(read_secret(self.services, settings, "source_api_secret", id).await?);
-            // SPEC section 3: with `followupboss_system`, every request
-            // carries the system's name and key (the webhook secret).
-            if let Some(name) = &settings.followupboss_system {
-                let key = read_secret(
-                    self.services,
-                    settings,
-                    "webhook_secret",
-                    &settings.webhook_secret,
-                )
-                .await?;
-                self.source_system = Some(System {
-                    name: name.clone(),
-                    key: key.trim().to_string(),
-                });
-            }
+            let (key, system) = followupboss_credentials(self.services, settings).await?;
+            self.source_api_key = Some(key);
+            self.source_system = system;
         }
         let key = self.source_api_key.as_deref().unwrap_or_default();
         let found = self
@@ -196,6 +181,7 @@ impl<'a> EventRun<'a> {
             keys,
             contact_id: None,
             changed_ms: None,
+            written: None,
         });
 
         // Sources deliver out of order: a change older than one applied is stale.
@@ -226,10 +212,15 @@ impl<'a> EventRun<'a> {
             deadline: invocation.deadline,
             deadline_ms: invocation.deadline_ms,
         };
-        let result = sync_person(&index, settings, person, lock.contact_id).await;
+        let recorded = Recorded {
+            contact_id: lock.contact_id,
+            written: lock.written.as_ref(),
+        };
+        let synced = sync_person(&index, settings, person, recorded).await;
         self.kvcore_requests += session.requests();
         self.kvcore_busy_ms += session.busy_ms();
-        let (result, index_write) = result?;
+        let synced = synced?;
+        let (result, index_write) = (synced.result, synced.index_write);
         if let Some(write) = index_write {
             self.index_writes.push((scope, write));
         }
@@ -248,6 +239,7 @@ impl<'a> EventRun<'a> {
                 result.reason != Some(SkipReason::AgentFiltered) && !settings.dry_run;
             write.contact_id = result.contact_id.filter(|_| is_this_person);
             write.changed_ms = person.changed_at_ms.filter(|_| !settings.dry_run);
+            write.written = synced.written.filter(|_| is_this_person);
         }
         Ok(result)
     }
@@ -289,7 +281,10 @@ pub(crate) async fn read_secret(
     })
 }
 
-async fn kvcore_token(services: &Services, settings: &Settings) -> Result<String, SyncError> {
+pub(crate) async fn kvcore_token(
+    services: &Services,
+    settings: &Settings,
+) -> Result<String, SyncError> {
     let secret = read_secret(
         services,
         settings,
@@ -311,4 +306,27 @@ pub(crate) fn misconfigured(settings: &Settings, attribute: &str, problem: &str)
         "workflow '{}': attribute '{attribute}': {problem}",
         settings.workflow_id
     ))
+}
+
+/// The Follow Up Boss API key (`source_api_secret`) and, with
+/// `followupboss_system`, the system every request names (SPEC section 3:
+/// `X-System` and `X-System-Key`, the webhook secret).
+pub(crate) async fn followupboss_credentials(
+    services: &Services,
+    settings: &Settings,
+) -> Result<(Arc<str>, Option<System>), SyncError> {
+    let id = settings.source_api_secret.as_deref().unwrap_or_default();
+    let key = read_secret(services, settings, "source_api_secret", id).await?;
+    let system = match &settings.followupboss_system {
+        None => None,
+        Some(name) => {
+            let secret = &settings.webhook_secret;
+            let system_key = read_secret(services, settings, "webhook_secret", secret).await?;
+            Some(System {
+                name: name.clone(),
+                key: system_key.trim().to_string(),
+            })
+        }
+    };
+    Ok((key, system))
 }

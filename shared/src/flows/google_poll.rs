@@ -8,18 +8,21 @@
 pub mod listing;
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::adapters::google::{AccessToken, ConnectionsPage, Credentials, Google, GoogleError};
+use crate::adapters::google::{
+    AccessToken, ConnectionsPage, Credentials, Google, GoogleError, GroupNames,
+};
 use crate::adapters::kvcore::Pacer;
 use crate::adapters::metrics;
 use crate::adapters::store::{GoogleSyncState, GoogleSyncStore};
 use crate::clock::now_ms;
 use crate::domain::outcome::Outcome;
+use crate::domain::record::name_google_memberships;
 use crate::domain::settings::Settings;
 use crate::flows::delivery;
 use crate::flows::{Invocation, Services, SyncError};
@@ -40,7 +43,13 @@ pub struct GooglePoller {
     pub google: Google,
     pub sync_state: GoogleSyncStore,
     tokens: Mutex<HashMap<String, (String, AccessToken)>>,
+    /// Per workflow, its contact groups' names and when they were read.
+    groups: Mutex<HashMap<String, (Instant, Arc<GroupNames>)>>,
 }
+
+/// Contact group names are read again after this long: a label renamed
+/// or added in Google shows within it.
+const GROUP_NAMES_TTL: Duration = Duration::from_secs(600);
 
 /// One run's time and lease owner.
 #[derive(Debug, Clone)]
@@ -104,6 +113,7 @@ impl GooglePoller {
             google,
             sync_state,
             tokens: Mutex::new(HashMap::new()),
+            groups: Mutex::new(HashMap::new()),
         }
     }
 
@@ -200,6 +210,17 @@ impl GooglePoller {
             }
         };
 
+        // `source.labels` needs the names of the person's contact groups.
+        let names = match settings.reads_labels() {
+            false => None,
+            true => match self.group_names(workflow_id, &access, run).await {
+                Ok(names) => Some(names),
+                Err(error) => {
+                    summary.error = Some(format!("contact groups: {}", backoff_message(&error)));
+                    return;
+                }
+            },
+        };
         let mut listing = listing::start(state, settings.initial_sync, now_ms());
         loop {
             summary.full_listing |= listing.is_full();
@@ -209,7 +230,17 @@ impl GooglePoller {
             {
                 Ok(page) => {
                     match self
-                        .sync_page(settings, run, pacer, &listing, &page, summary)
+                        .sync_page(
+                            settings,
+                            run,
+                            pacer,
+                            Listed {
+                                listing: &listing,
+                                page: &page,
+                                names: names.as_deref(),
+                            },
+                            summary,
+                        )
                         .await
                     {
                         Ok(()) => PageEvent::Listed {
@@ -280,6 +311,35 @@ impl GooglePoller {
                 }
             }
         }
+    }
+
+    /// The workflow's contact group names (`contactGroups.list`), kept
+    /// `GROUP_NAMES_TTL` in a warm container.
+    async fn group_names(
+        &self,
+        workflow_id: &str,
+        access: &AccessToken,
+        run: &Run,
+    ) -> Result<Arc<GroupNames>, GoogleError> {
+        let cached = self
+            .groups
+            .lock()
+            .ok()
+            .and_then(|groups| groups.get(workflow_id).cloned());
+        if let Some((read_at, names)) = cached
+            && read_at.elapsed() < GROUP_NAMES_TTL
+        {
+            return Ok(names);
+        }
+        let names = Arc::new(
+            self.google
+                .contact_group_names(access, run.deadline)
+                .await?,
+        );
+        if let Ok(mut groups) = self.groups.lock() {
+            groups.insert(workflow_id.to_string(), (Instant::now(), names.clone()));
+        }
+        Ok(names)
     }
 
     /// The workflow's OAuth client and refresh token.
@@ -381,10 +441,14 @@ impl GooglePoller {
         settings: &Settings,
         run: &Run,
         pacer: &Pacer,
-        listing: &Listing,
-        page: &ConnectionsPage,
+        listed_page: Listed<'_>,
         summary: &mut WorkflowSummary,
     ) -> Result<(), Stop> {
+        let Listed {
+            listing,
+            page,
+            names,
+        } = listed_page;
         let invocation = Invocation {
             deadline: run.deadline,
             deadline_ms: run.deadline_ms,
@@ -411,7 +475,14 @@ impl GooglePoller {
                     "out of time in this run; the next run carries on".into(),
                 ));
             }
-            let body = serde_json::to_vec(person).unwrap_or_default();
+            let body = match names {
+                Some(names) => {
+                    let mut named = person.clone();
+                    name_google_memberships(&mut named, names);
+                    serde_json::to_vec(&named).unwrap_or_default()
+                }
+                None => serde_json::to_vec(person).unwrap_or_default(),
+            };
             let answer = delivery::poll_person(
                 &self.services,
                 settings,
@@ -453,6 +524,14 @@ impl GooglePoller {
         }
         Ok(())
     }
+}
+
+/// A page as listed, with what its persons need: the listing it belongs
+/// to and the contact groups' names (when `source.labels` is read).
+struct Listed<'a> {
+    listing: &'a Listing,
+    page: &'a ConnectionsPage,
+    names: Option<&'a GroupNames>,
 }
 
 enum PageError {

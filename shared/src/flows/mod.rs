@@ -17,6 +17,7 @@ pub mod phone_index;
 pub mod queued;
 pub mod scheduled;
 pub mod services;
+pub mod try_event;
 
 pub use error::SyncError;
 pub use invocation::Invocation;

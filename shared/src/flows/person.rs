@@ -13,7 +13,8 @@ use tokio::time::Instant;
 use crate::adapters::kvcore::{KvcoreError, Session};
 use crate::clock::now_ms;
 use crate::domain::contact::Person;
-use crate::domain::fields::{Field, FieldValues, field_values};
+use crate::domain::edits::{self, Written};
+use crate::domain::fields::{Field, FieldValues};
 use crate::domain::kv_contact::KvContact;
 use crate::domain::matching::{self, Match};
 use crate::domain::outcome::{Outcome, PersonResult, SkipReason};
@@ -22,6 +23,32 @@ use crate::domain::settings::Settings;
 use crate::flows::phone_index::{self, PhoneIndex, Scope, phones_after, phones_of};
 use crate::flows::{Services, SyncError};
 
+/// What this workflow last wrote for a person: the contact an earlier
+/// event recorded, and the fingerprints of the values written to it (SPEC
+/// section 6, "Edits made in kvCORE").
+#[derive(Clone, Copy)]
+pub(crate) struct Recorded<'a> {
+    pub contact_id: Option<u64>,
+    pub written: Option<&'a Written>,
+}
+
+impl<'a> Recorded<'a> {
+    /// The fingerprints, when `found` is the recorded contact: they say
+    /// nothing of another one.
+    fn written_for(&self, found: Option<&Match>) -> Option<&'a Written> {
+        let id = found.map(|m| m.contact.id)?;
+        self.written.filter(|_| self.contact_id == Some(id))
+    }
+}
+
+/// What one person's sync leaves: its result, what the phone index must
+/// learn (SPEC section 9), and the fingerprints to keep with its contact.
+pub(crate) struct Synced {
+    pub result: PersonResult,
+    pub index_write: Option<IndexWrite>,
+    pub written: Option<Written>,
+}
+
 /// Looks the person up, decides, and writes (unless a dry run). Answers
 /// the result and, when kvCORE was written, the contact's phones before
 /// and after for the index's write-through (SPEC section 9).
@@ -29,22 +56,39 @@ pub(crate) async fn sync_person(
     index: &PhoneIndex<'_>,
     settings: &Settings,
     person: &Person,
-    recorded: Option<u64>,
-) -> Result<(PersonResult, Option<IndexWrite>), SyncError> {
+    recorded: Recorded<'_>,
+) -> Result<Synced, SyncError> {
     let session = index.session;
-    let found = lookup(index, settings, person, recorded).await?;
-    let (result, found) = match execute(session, settings, person, found.as_ref()).await {
+    let mapped = settings.field_map.apply(person, settings.default_country);
+    let wanted = &mapped.values;
+    let found = lookup(index, settings, person, recorded.contact_id).await?;
+    let executed = execute(
+        session,
+        settings,
+        person,
+        wanted,
+        found.as_ref(),
+        recorded.written_for(found.as_ref()),
+    )
+    .await;
+    let (mut result, found) = match executed {
         // kvCORE refused the create as a duplicate (409, or 422 naming the
         // email as taken): it holds the person already, so look again and
         // treat what it finds as the match.
         Err(KvcoreError::Conflict) => match after_refusal(index, settings, person).await? {
-            Refused::Found(found) => (
-                execute(session, settings, person, Some(&found)).await?,
-                Some(found),
-            ),
+            Refused::Found(found) => {
+                let written = recorded.written_for(Some(&found));
+                let result =
+                    execute(session, settings, person, wanted, Some(&found), written).await?;
+                (result, Some(found))
+            }
             Refused::AnotherAgents => {
                 let result = skipped(settings, person, SkipReason::AgentFiltered, None);
-                return Ok((result, None));
+                return Ok(Synced {
+                    result,
+                    index_write: None,
+                    written: None,
+                });
             }
             // Its list still does not show the contact: transient, so the
             // source retries once it does.
@@ -52,8 +96,42 @@ pub(crate) async fn sync_person(
         },
         result => (result?, found),
     };
-    let index_write = index_write(settings, person, found.as_ref(), &result);
-    Ok((result, index_write))
+    let index_write = index_write(settings, wanted, found.as_ref(), &result);
+    let written = written_after(settings, wanted, found.as_ref(), &result, recorded);
+    result.problems.extend(mapped.notes);
+    Ok(Synced {
+        result,
+        index_write,
+        written,
+    })
+}
+
+/// The fingerprints to keep with the person's contact after this result:
+/// none for a skip or a dry run (nothing was written, nothing is known).
+fn written_after(
+    settings: &Settings,
+    wanted: &FieldValues,
+    found: Option<&Match>,
+    result: &PersonResult,
+    recorded: Recorded<'_>,
+) -> Option<Written> {
+    let kept = matches!(
+        result.outcome,
+        Outcome::Created | Outcome::Updated | Outcome::Unchanged
+    );
+    result.contact_id.filter(|_| kept && !settings.dry_run)?;
+    let sent = result
+        .fields
+        .iter()
+        .filter_map(|name| Field::from_name(name))
+        .collect();
+    Some(edits::written_after(
+        recorded.written_for(found),
+        wanted,
+        &sent,
+        found.map(|m| &m.contact),
+        settings.default_country,
+    ))
 }
 
 /// What the phone index must learn from a person's result: the written
@@ -61,14 +139,13 @@ pub(crate) async fn sync_person(
 /// and after the fields this write sent.
 fn index_write(
     settings: &Settings,
-    person: &Person,
+    wanted: &FieldValues,
     found: Option<&Match>,
     result: &PersonResult,
 ) -> Option<IndexWrite> {
     let written = matches!(result.outcome, Outcome::Created | Outcome::Updated);
     let contact_id = result.contact_id.filter(|_| written && !settings.dry_run)?;
     let before = found.map(|m| &m.contact);
-    let wanted = field_values(person);
     let sent = result
         .fields
         .iter()
@@ -89,14 +166,18 @@ pub(crate) struct IndexWrite {
     after: BTreeSet<String>,
 }
 
-/// Plans the action for a person and its match, and carries it out.
+/// Plans the action for a person, its mapped values and its match, and
+/// carries it out.
 async fn execute(
     session: &Session<'_>,
     settings: &Settings,
     person: &Person,
+    wanted: &FieldValues,
     found: Option<&Match>,
+    written: Option<&Written>,
 ) -> Result<PersonResult, KvcoreError> {
-    let (outcome, contact_id, fields) = match plan::plan(settings, person, found) {
+    let action = plan::decide(settings, person, wanted.clone(), found, written);
+    let (outcome, contact_id, fields) = match action {
         Action::Skip { reason, contact_id } => {
             return Ok(skipped(settings, person, reason, contact_id));
         }
@@ -230,7 +311,7 @@ async fn held_by_another_agent(
 /// verified by `matching`; a match is answered as its full record (`GET
 /// /contact/{id}`), except in create-only mode, where a match is skipped
 /// without comparing fields and so needs no read.
-async fn lookup(
+pub(crate) async fn lookup(
     index: &PhoneIndex<'_>,
     settings: &Settings,
     person: &Person,

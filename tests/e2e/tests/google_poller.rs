@@ -122,7 +122,7 @@ async fn initial_sync_all_syncs_every_existing_contact_then_only_changes() {
     let page = listing.iter().find(|r| r.is_connections()).unwrap();
     assert_eq!(
         page.param("personFields"),
-        Some("names,emailAddresses,phoneNumbers,addresses,birthdays,metadata")
+        Some("names,emailAddresses,phoneNumbers,addresses,birthdays,metadata,memberships")
     );
     assert_eq!(page.param("pageSize"), Some("1000"));
     assert_eq!(page.param("requestSyncToken"), Some("true"));
@@ -695,4 +695,42 @@ async fn kvsync_with(
         String::from_utf8_lossy(&output.stdout).into_owned(),
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
+}
+
+/// SPEC section 12: `source.labels` is the names of the person's contact
+/// groups, read through `contactGroups.list`; a person outside the label
+/// is skipped `filtered_out` with no kvCORE request, one inside is synced.
+#[tokio::test]
+async fn only_google_contacts_labelled_clients_are_synced() {
+    let p = Polled::start().await;
+    let clients = p.google.add_contact_group("Clients");
+    let family = p.google.add_contact_group("Family");
+    let member =
+        |group: &str| json!({"contactGroupMembership": {"contactGroupResourceName": group}});
+    let mut ann = person("Ann", "Lee", "ann@example.com");
+    ann["memberships"] = json!([member("contactGroups/myContacts"), member(&clients)]);
+    let mut bob = person("Bob", "Ray", "bob@example.com");
+    bob["memberships"] = json!([member("contactGroups/myContacts"), member(&family)]);
+    p.google.add_persons(vec![ann, bob]);
+    p.workflow(
+        "labelled",
+        "all",
+        json!({"filters": {"L": [{"M": {
+            "field": {"S": "source.labels"}, "op": {"S": "contains"}, "value": {"S": "clients"}
+        }}]}}),
+    )
+    .await;
+    let summary = p.run("labelled").await;
+    assert_eq!(counts(&summary), [2, 1, 0, 0, 1, 0], "{summary}");
+    assert_eq!(p.world.contacts_with_email("ann@example.com"), 1);
+    assert_eq!(p.world.contacts_with_email("bob@example.com"), 0);
+    let searched = p.world.kvcore().requests();
+    assert!(
+        !searched
+            .iter()
+            .any(|r| r.query_param("filter[email]") == Some("bob@example.com")),
+        "Bob is filtered before any kvCORE request"
+    );
+    let groups = p.google.count_requests(|r| r.endpoint == "contactGroups");
+    assert_eq!(groups, 1, "the names are read once per run");
 }

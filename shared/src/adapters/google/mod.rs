@@ -9,11 +9,13 @@
 //! endpoint (RFC 6749 sections 4.1.3 and 6) plus PKCE (RFC 7636), each a
 //! few lines over the client kvsync already has.
 
+mod groups;
 mod oauth;
 mod people;
 
 use std::time::Duration;
 
+pub use groups::GroupNames;
 pub use oauth::{AccessToken, CodeGrant, Credentials, TokenGrant, pkce_challenge};
 pub use people::{ConnectionsPage, ListRequest, PAGE_SIZE, PERSON_FIELDS};
 

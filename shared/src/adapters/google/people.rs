@@ -11,8 +11,10 @@ use tokio::time::Instant;
 use super::{AccessToken, Google, GoogleError, time_left, transport};
 
 /// The fields kvsync maps (SPEC sections 5 and 10); `metadata` brings
-/// `deleted` and `sources[].updateTime`.
-pub const PERSON_FIELDS: &str = "names,emailAddresses,phoneNumbers,addresses,birthdays,metadata";
+/// `deleted` and `sources[].updateTime`, `memberships` the contact groups
+/// `source.labels` reads (section 12).
+pub const PERSON_FIELDS: &str =
+    "names,emailAddresses,phoneNumbers,addresses,birthdays,metadata,memberships";
 /// The most Google pages (1 to 1000): the fewest requests per listing.
 pub const PAGE_SIZE: u32 = 1000;
 

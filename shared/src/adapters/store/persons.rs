@@ -8,11 +8,12 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use tokio::time::Instant;
 
 use super::{Item, Ledger, StoreError, get_n, n, read_consistent, s, unavailable};
 use crate::domain::contact::Person;
+use crate::domain::edits::Written;
 
 /// How long a person item lives after its last write.
 const MAPPING_TTL_DAYS: i64 = 400;
@@ -65,7 +66,36 @@ pub struct PersonLock {
     pub contact_id: Option<u64>,
     /// The newest change time applied to this person (unix ms).
     pub last_changed_ms: Option<i64>,
+    /// What this workflow last wrote to `contact_id`'s fields, as
+    /// fingerprints (SPEC section 6, "Edits made in kvCORE"); `None` for a
+    /// person recorded before they were kept, who is treated as never
+    /// written once.
+    pub written: Option<Written>,
 }
+
+impl PersonLock {
+    fn of(key: &str, item: &Item) -> PersonLock {
+        PersonLock {
+            key: key.to_string(),
+            contact_id: get_n(item, "contact_id").and_then(|id| u64::try_from(id).ok()),
+            last_changed_ms: get_n(item, "last_changed_ms"),
+            written: written_of(item),
+        }
+    }
+}
+
+/// The `written` map (M of S) of a person's item.
+fn written_of(item: &Item) -> Option<Written> {
+    let map = item.get(WRITTEN)?.as_m().ok()?;
+    Some(
+        map.iter()
+            .filter_map(|(field, print)| Some((field.clone(), print.as_s().ok()?.clone())))
+            .collect(),
+    )
+}
+
+/// The person item's attribute holding `PersonLock::written`.
+const WRITTEN: &str = "written";
 
 /// What an event learned about one person, written when the event ends.
 #[derive(Debug, Clone, PartialEq)]
@@ -74,6 +104,9 @@ pub struct PersonWrite {
     pub keys: Vec<String>,
     pub contact_id: Option<u64>,
     pub changed_ms: Option<i64>,
+    /// Replaces the fingerprints kept with `contact_id` (only written
+    /// beside a contact id).
+    pub written: Option<Written>,
 }
 
 impl Ledger {
@@ -107,12 +140,7 @@ impl Ledger {
             match taken {
                 Ok(output) => {
                     let item = output.attributes.unwrap_or_default();
-                    return Ok(Some(PersonLock {
-                        key: key.to_string(),
-                        contact_id: get_n(&item, "contact_id")
-                            .and_then(|id| u64::try_from(id).ok()),
-                        last_changed_ms: get_n(&item, "last_changed_ms"),
-                    }));
+                    return Ok(Some(PersonLock::of(key, &item)));
                 }
                 Err(e)
                     if e.as_service_error()
@@ -160,11 +188,7 @@ impl Ledger {
             .await?
             .unwrap_or_default();
         Ok(PersonState {
-            lock: PersonLock {
-                key: key.to_string(),
-                contact_id: get_n(&item, "contact_id").and_then(|id| u64::try_from(id).ok()),
-                last_changed_ms: get_n(&item, "last_changed_ms"),
-            },
+            lock: PersonLock::of(key, &item),
             lock_owner: super::get_s(&item, "lock_owner").map(String::from),
             lock_until_ms: get_n(&item, "lock_until"),
         })
@@ -179,10 +203,11 @@ impl Ledger {
         now_ms: i64,
     ) -> Result<Vec<TransactWriteItem>, StoreError> {
         #[derive(Default)]
-        struct KeyWrite {
+        struct KeyWrite<'w> {
             release: bool,
             contact_id: Option<u64>,
             changed_ms: Option<i64>,
+            written: Option<&'w Written>,
         }
         let mut by_key: BTreeMap<&str, KeyWrite> = BTreeMap::new();
         for write in writes {
@@ -191,7 +216,9 @@ impl Ledger {
             lock.changed_ms = lock.changed_ms.max(write.changed_ms);
             if let Some(contact_id) = write.contact_id {
                 for key in &write.keys {
-                    by_key.entry(key).or_default().contact_id = Some(contact_id);
+                    let entry = by_key.entry(key).or_default();
+                    entry.contact_id = Some(contact_id);
+                    entry.written = write.written.as_ref();
                 }
             }
         }
@@ -210,6 +237,15 @@ impl Ledger {
                 if let Some(contact_id) = w.contact_id {
                     set.push("contact_id = :contact");
                     update = update.expression_attribute_values(":contact", n(contact_id));
+                    if let Some(written) = w.written {
+                        set.push("written = :written");
+                        let prints = written
+                            .iter()
+                            .map(|(field, print)| (field.clone(), s(print.clone())))
+                            .collect();
+                        update = update
+                            .expression_attribute_values(":written", AttributeValue::M(prints));
+                    }
                 }
                 if let Some(changed) = w.changed_ms {
                     set.push("last_changed_ms = :changed");

@@ -136,6 +136,7 @@ pub fn person(value: &Value, context: ParseContext<'_>) -> Result<Person, Payloa
         .id("assignedUserId")?
         .and_then(|user| context.agent_map.get(&user).copied());
     person.changed_at_ms = root.get("updated").and_then(dates::timestamp_ms);
+    people::keep_record(&mut person, map, Vec::new());
     Ok(person)
 }
 

@@ -106,6 +106,7 @@ fn person(contact: &Obj<'_>, context: ParseContext<'_>) -> Result<Person, Payloa
             person.tags.push(tag.to_string());
         }
     }
+    people::keep_record(&mut person, contact.map, Vec::new());
     Ok(person)
 }
 

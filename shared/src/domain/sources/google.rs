@@ -69,10 +69,39 @@ pub fn parse(body: &[u8], context: ParseContext<'_>) -> Result<SourceEvent, Payl
     if let Some(birthday) = primary(&root, "birthdays")? {
         person.birthday = birthday_of(&birthday, &mut person.problems)?;
     }
+    let labels = memberships(&root)?;
+    people::keep_record(&mut person, &map, labels);
     Ok(SourceEvent {
         event_id: Some(event_id),
         subjects: vec![Subject::Person(Box::new(person))],
     })
+}
+
+/// The contact groups ("labels") the person belongs to
+/// (`memberships[].contactGroupMembership`,
+/// developers.google.com/people/api/rest/v1/people#membership): each
+/// group's name where the membership carries `contactGroupName` (kvsync's
+/// own addition: the poller writes the names it resolved through
+/// `contactGroups.list` there, so a replay reads them too, and a bridge may
+/// send them), else its `contactGroupResourceName`.
+fn memberships(root: &Obj<'_>) -> Result<Vec<String>, PayloadError> {
+    let mut groups = Vec::new();
+    for (path, value) in root.array("memberships")? {
+        let membership = element_object(path, value)?;
+        let Some(group) = membership.object("contactGroupMembership")? else {
+            continue;
+        };
+        let label = match text(&group, "contactGroupName")? {
+            Some(name) => Some(name),
+            None => text(&group, "contactGroupResourceName")?,
+        };
+        if let Some(label) = label
+            && !groups.iter().any(|g| g == label)
+        {
+            groups.push(label.to_string());
+        }
+    }
+    Ok(groups)
 }
 
 /// The newest `updateTime` of the person's sources: a contact and the

@@ -3,7 +3,7 @@
 //! module here, a `Source` variant in `settings` (the workflow's `source`)
 //! and its arm in `parse`.
 
-mod dates;
+pub(crate) mod dates;
 pub mod followupboss;
 mod generic;
 mod google;

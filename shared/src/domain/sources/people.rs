@@ -2,10 +2,24 @@
 //! normalized and deduplicated, and an entry that cannot be used is left out
 //! and said back in `problems` (never matched on, never sent to kvCORE).
 
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
 use crate::domain::addresses::addresses;
-use crate::domain::contact::{Person, Phone, PhoneKind, Region};
+use crate::domain::contact::{Person, Phone, PhoneKind, Region, SourceRecord};
 
 use super::json::{Obj, PayloadError, element_object};
+
+/// Keeps the source's own record of the person (its JSON object as the
+/// source sent it, and for Google its contact group resource names), for
+/// `source.<path>` in `filters` and `field_map` (SPEC section 12).
+pub fn keep_record(person: &mut Person, record: &Map<String, Value>, labels: Vec<String>) {
+    person.source_record = Some(Arc::new(SourceRecord {
+        value: Value::Object(record.clone()),
+        labels,
+    }));
+}
 
 /// Adds every email address the value written at `path` holds (SPEC
 /// section 5: `Jane Doe <jane@example.com>`, `mailto:`, several separated
