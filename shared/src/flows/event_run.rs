@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::adapters::followupboss::SourceError;
 use crate::adapters::kvcore::Pacer;
+use crate::adapters::metrics;
 use crate::adapters::secrets::{self, SecretError};
 use crate::adapters::store::{PersonLock, PersonWrite, WorkflowError, person_keys};
 use crate::domain::contact::Person;
@@ -127,11 +128,18 @@ impl<'a> EventRun<'a> {
                 Some(read_secret(self.services, settings, "source_api_secret", id).await?);
         }
         let key = self.source_api_key.as_deref().unwrap_or_default();
-        let found = self
+        let found = match self
             .services
             .followupboss
             .person(key, source_id, self.invocation.deadline)
-            .await?;
+            .await
+        {
+            Ok(found) => found,
+            Err(error) => {
+                metrics::emit(&[metrics::followupboss_error_record(&settings.workflow_id)]);
+                return Err(error.into());
+            }
+        };
         found
             .map(|value| sources::followupboss::person(&value, ParseContext::of(settings)))
             .transpose()
