@@ -219,4 +219,3 @@ async fn workflow_ids(stack: &Stack) -> Result<Vec<String>, String> {
     ids.sort();
     Ok(ids)
 }
-

@@ -14,8 +14,8 @@ use clap::{Args, Subcommand};
 use kvsync::adapters::followupboss::{MAX_WEBHOOKS_PER_EVENT, SourceError, System, Webhook};
 use kvsync::domain::settings::{Settings, Source};
 use kvsync::domain::sources::followupboss::SYNCED_EVENTS;
-use kvsync::flows::health::{SystemSetting, followupboss_system};
 pub use kvsync::flows::health::same_url;
+use kvsync::flows::health::{SystemSetting, followupboss_system};
 use kvsync::flows::services::Services;
 
 use crate::stack::{Stack, StackArgs};

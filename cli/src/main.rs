@@ -18,6 +18,7 @@ mod item;
 mod queued;
 mod secret_store;
 mod stack;
+mod token;
 mod workflow;
 
 use std::process::ExitCode;
@@ -52,10 +53,11 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Set up a workflow: its item, its secrets, its webhook URL.
+    /// Set up a workflow: its item, its secrets, its webhook URL; replace
+    /// its kvCORE token.
     #[command(
         subcommand,
-        after_help = "Example:\n  kvsync workflow new leads --source generic"
+        after_help = "Examples:\n  kvsync workflow new leads --source generic\n  kvsync workflow token leads"
     )]
     Workflow(WorkflowCommand),
     /// Check a workflow (or all): settings, secrets, kvCORE token and its
@@ -143,6 +145,10 @@ enum WorkflowCommand {
     /// secret; the kvCORE token and API keys from a prompt or stdin), then
     /// the webhook URL and the next step.
     New(workflow::NewArgs),
+    /// Replace the workflow's kvCORE token: read hidden (or from stdin),
+    /// checked with kvCORE first (a refused token is not stored), then its
+    /// expiry and what waits for `kvsync replay`.
+    Token(token::TokenArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -208,6 +214,7 @@ async fn services(stack: &StackArgs) -> Result<Services, String> {
 async fn run(stack: &StackArgs, command: Command) -> Result<ExitCode, String> {
     match command {
         Command::Workflow(WorkflowCommand::New(args)) => workflow::new(stack, args).await,
+        Command::Workflow(WorkflowCommand::Token(args)) => token::run(stack, args).await,
         Command::Doctor(args) => doctor::run(stack, args).await,
         Command::Followupboss { system, command } => {
             followupboss::run(stack, &system, command).await

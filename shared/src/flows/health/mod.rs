@@ -197,7 +197,10 @@ impl Health<'_> {
 
         // kvCORE: the token accepted, and when it expires.
         if let Some(token) = &kvcore_token {
-            add("kvCORE token", self.kvcore_accepts(token, workflow_id).await);
+            add(
+                "kvCORE token",
+                self.kvcore_accepts(token, workflow_id).await,
+            );
             add(
                 "kvCORE token expiry",
                 expiry_verdict(Expiry::of(token), self.now_ms / 1000, workflow_id),

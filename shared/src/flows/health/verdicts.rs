@@ -449,7 +449,10 @@ mod tests {
         let unknown = expiry_verdict(Expiry::Unknown, NOW_S, "wf");
         assert_eq!(unknown.status, Status::Warning);
         assert!(unknown.detail.contains("expiry unknown"));
-        assert_eq!(expiry_verdict(Expiry::Never, NOW_S, "wf").status, Status::Ok);
+        assert_eq!(
+            expiry_verdict(Expiry::Never, NOW_S, "wf").status,
+            Status::Ok
+        );
     }
 
     #[test]
