@@ -260,6 +260,7 @@ async fn workflow_token_stores_only_a_token_kvcore_accepts_and_says_what_waits()
     let answer = world.send_to(&world.function, "tok", &headers, &body).await;
     assert_eq!(answer.status, 503, "{answer:?}");
     world.kvcore().set_persistent_fault(None);
+    world.kvcore().clear_requests();
 
     // A token kvCORE refuses is not stored.
     let refused = kvcore_fake::token::jwt("stranger", now_s() + 300 * DAY);
