@@ -474,11 +474,20 @@ fn connect(workflow_id: &str) -> String {
     format!("kvsync google connect {workflow_id} --client-secret client_secret.json")
 }
 
-/// The nearest of `candidates` to a mistyped `id` (Jaro-Winkler ≥ 0.6).
-fn nearest<'a>(id: &str, candidates: &'a [String]) -> Option<&'a str> {
+/// The candidate most like `id`, if any is at all alike: the better of
+/// Jaro-Winkler similarity (which weighs a shared beginning, as ids under
+/// one prefix have) and normalized Damerau-Levenshtein (which counts a
+/// swap of two letters, `dco` for `doc`, as one edit). For "did you mean"
+/// (a secret id, a workflow id).
+pub fn nearest<'a>(id: &str, candidates: &'a [String]) -> Option<&'a str> {
     candidates
         .iter()
-        .map(|c| (strsim::jaro_winkler(id, c), c))
+        .filter(|c| c.as_str() != id)
+        .map(|c| {
+            let score =
+                strsim::jaro_winkler(id, c).max(strsim::normalized_damerau_levenshtein(id, c));
+            (score, c)
+        })
         .filter(|(score, _)| *score >= 0.6)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| c.as_str())
