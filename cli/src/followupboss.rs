@@ -12,8 +12,10 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 use kvsync::adapters::followupboss::{MAX_WEBHOOKS_PER_EVENT, SourceError, System, Webhook};
-use kvsync::domain::settings::{AuthScheme, Settings, Source};
+use kvsync::domain::settings::{Settings, Source};
 use kvsync::domain::sources::followupboss::SYNCED_EVENTS;
+pub use kvsync::flows::health::same_url;
+use kvsync::flows::health::{SystemSetting, followupboss_system};
 use kvsync::flows::services::Services;
 
 use crate::stack::{Stack, StackArgs};
@@ -207,11 +209,6 @@ async fn subscribe(services: &Services, access: &Access, url: &str) -> Result<Ex
     Ok(ExitCode::SUCCESS)
 }
 
-/// Whether two webhook URLs are the same (a trailing slash aside).
-pub fn same_url(a: &str, b: &str) -> bool {
-    a.trim().trim_end_matches('/') == b.trim().trim_end_matches('/')
-}
-
 /// The workflow's settings; it must be a `followupboss` one.
 async fn workflow(services: &Services, workflow_id: &str) -> Result<Settings, String> {
     let settings = services
@@ -255,29 +252,11 @@ pub async fn resolve_system(
     settings: &Settings,
     system: &SystemArgs,
 ) -> Result<System, String> {
-    let name = system
-        .system
-        .clone()
-        .filter(|s| !s.trim().is_empty())
-        .ok_or("the Follow Up Boss system name is not set: set FOLLOWUPBOSS_SYSTEM (or pass --system), the name your system is registered under with Follow Up Boss")?;
-    let key = match system.system_key.clone().filter(|s| !s.trim().is_empty()) {
-        Some(key) => key,
-        None if settings.auth == AuthScheme::FollowUpBoss => services
-            .secrets
-            .get(&settings.webhook_secret)
-            .await
-            .map_err(|e| format!("webhook_secret (the system key): {e}"))?
-            .to_string(),
-        None => {
-            return Err(
-                "the Follow Up Boss system key is not set: set FOLLOWUPBOSS_SYSTEM_KEY".into(),
-            );
-        }
+    let setting = SystemSetting {
+        name: system.system.clone(),
+        key: system.system_key.clone(),
     };
-    Ok(System {
-        name: name.trim().to_string(),
-        key: key.trim().to_string(),
-    })
+    followupboss_system(&services.secrets, settings, &setting).await
 }
 
 /// `--url`, else `<WebhookUrl>/<workflow_id>` of the stack.

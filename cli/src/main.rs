@@ -18,6 +18,7 @@ mod item;
 mod queued;
 mod secret_store;
 mod stack;
+mod token;
 mod try_event;
 mod workflow;
 
@@ -53,10 +54,11 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Set up a workflow: its item, its secrets, its webhook URL.
+    /// Set up a workflow: its item, its secrets, its webhook URL; replace
+    /// its kvCORE token.
     #[command(
         subcommand,
-        after_help = "Example:\n  kvsync workflow new leads --source generic"
+        after_help = "Examples:\n  kvsync workflow new leads --source generic\n  kvsync workflow token leads"
     )]
     Workflow(WorkflowCommand),
     /// Check a workflow (or all): settings, secrets, kvCORE token and its
@@ -154,6 +156,10 @@ enum WorkflowCommand {
         /// A sample event body, as the source sends it.
         event: std::path::PathBuf,
     },
+    /// Replace the workflow's kvCORE token: read hidden (or from stdin),
+    /// checked with kvCORE first (a refused token is not stored), then its
+    /// expiry and what waits for `kvsync replay`.
+    Token(token::TokenArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -222,6 +228,7 @@ async fn run(stack: &StackArgs, command: Command) -> Result<ExitCode, String> {
         Command::Workflow(WorkflowCommand::Try { workflow_id, event }) => {
             try_event::run(&services(stack).await?, &workflow_id, &event).await
         }
+        Command::Workflow(WorkflowCommand::Token(args)) => token::run(stack, args).await,
         Command::Doctor(args) => doctor::run(stack, args).await,
         Command::Followupboss { system, command } => {
             followupboss::run(stack, &system, command).await

@@ -70,23 +70,8 @@ pub async fn names_under(client: &Client, prefix: &str) -> Result<Vec<String>, S
     Ok(names)
 }
 
-/// The candidate most like `id`, if any is at all alike: the better of
-/// Jaro-Winkler similarity (which weighs a shared beginning, as ids under
-/// one prefix have) and normalized Damerau-Levenshtein (which counts a
-/// swap of two letters, `dco` for `doc`, as one edit).
-pub fn nearest<'a>(id: &str, candidates: &'a [String]) -> Option<&'a str> {
-    candidates
-        .iter()
-        .filter(|c| c.as_str() != id)
-        .map(|c| {
-            let score =
-                strsim::jaro_winkler(id, c).max(strsim::normalized_damerau_levenshtein(id, c));
-            (score, c)
-        })
-        .filter(|(score, _)| *score >= 0.6)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| c.as_str())
-}
+/// "Did you mean": the library's, shared with the health checks.
+pub use kvsync::flows::health::nearest;
 
 /// A secret value the operator types: a hidden prompt on a terminal, else
 /// the next line of stdin (for scripts: `printf '%s\n' "$TOKEN" | kvsync …`).

@@ -33,6 +33,10 @@ const PREFIX: &str = "kvsync-dev-";
 /// the template's `IndexerSchedule`); short, so a contact added in the
 /// fake kvCORE shows up in the phone index quickly.
 const INDEXER_EVERY: Duration = Duration::from_secs(30);
+/// How often `make dev` runs the health check (in AWS: daily, the
+/// template's `HealthCheckSchedule`); short, so its metrics (EMF lines in
+/// its log, DEVSTACK_ECHO_LOGS=1) follow what you change.
+const HEALTH_EVERY: Duration = Duration::from_secs(120);
 /// The Google fake's port in `make dev`.
 const GOOGLE_PORT: u16 = 8091;
 const SAMPLE_EVENT: &str = "infra/events/generic-john-smith.json";
@@ -158,7 +162,7 @@ async fn dev(args: &[String]) -> Result<()> {
     // short timer, as the indexer's EventBridge schedule does in AWS.
     let indexer = stack.spawn_indexer().await?;
     let first_index = stack.run_scheduled(&indexer).await?;
-    let index_task = tokio::spawn(run_indexer_every(indexer, INDEXER_EVERY));
+    let index_task = tokio::spawn(run_every(indexer, INDEXER_EVERY, "kvcore-indexer"));
     // Google Contacts without a bridge (SPEC section 10): the Google fake
     // and the google-poller on a short timer.
     let google = google_demo::start(
@@ -169,6 +173,10 @@ async fn dev(args: &[String]) -> Result<()> {
         )),
     )
     .await?;
+
+    // The daily health check (SPEC section 14), on a short timer.
+    let health = stack.spawn_health_check(None, &google.env).await?;
+    let health_task = tokio::spawn(run_every(health, HEALTH_EVERY, "health-check"));
 
     let process = Arc::new(stack.spawn_function().await?);
     let (gateway_addr, gateway_task) = gateway::spawn(gateway_addr, process.clone()).await?;
@@ -192,6 +200,7 @@ async fn dev(args: &[String]) -> Result<()> {
          \x20 moto       {moto}\n\
          \x20 function   {bin} (pid {pid}, cold start {cold})\n\
          \x20 indexer    phone index built at start, refreshed every {every} s: {index}\n\
+         \x20 health     health-check every {health_every} s (its metrics: DEVSTACK_ECHO_LOGS=1)\n\
          \x20 tables     {tables}\n\
          \x20 workflows  demo         auth token (X-Kvsync-Token: demo-token), default_agent_id 7, overwrite_existing false\n\
          \x20            demo-signed  auth standard, secret {whsec}\n\
@@ -207,6 +216,7 @@ async fn dev(args: &[String]) -> Result<()> {
         cold = cold_start.map_or("not yet polled".into(), |d| format!("{} ms", d.as_millis())),
         tables = tables.join("\n             "),
         every = INDEXER_EVERY.as_secs(),
+        health_every = HEALTH_EVERY.as_secs(),
         index = first_index,
         whsec = DEMO_WHSEC,
     );
@@ -223,8 +233,10 @@ async fn dev(args: &[String]) -> Result<()> {
     gateway_task.abort();
     let _ = gateway_task.await;
     index_task.abort();
+    health_task.abort();
     google.stop().await;
     let _ = index_task.await;
+    let _ = health_task.await;
     // Kill the function first (Drop kills it too, when a connection still holds it), then the fake.
     match Arc::try_unwrap(process) {
         Ok(process) => process.shutdown().await,
@@ -234,16 +246,17 @@ async fn dev(args: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// Invokes the indexer with a scheduled event every `period`, as
-/// EventBridge would, logging each summary.
-async fn run_indexer_every(indexer: kvsync_devstack::LambdaProcess, period: Duration) {
+/// Invokes a scheduled function (the indexer, the health check) with a
+/// scheduled event every `period`, as EventBridge would, logging each
+/// summary.
+async fn run_every(process: kvsync_devstack::LambdaProcess, period: Duration, name: &'static str) {
     let mut tick = tokio::time::interval(period);
     tick.tick().await;
     loop {
         tick.tick().await;
-        match indexer.invoke(scheduled_event()).await {
-            Ok(summary) => tracing::info!(%summary, "kvcore-indexer ran"),
-            Err(error) => tracing::warn!(%error, "kvcore-indexer failed"),
+        match process.invoke(scheduled_event()).await {
+            Ok(summary) => tracing::info!(%summary, "{name} ran"),
+            Err(error) => tracing::warn!(%error, "{name} failed"),
         }
     }
 }

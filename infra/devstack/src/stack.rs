@@ -628,6 +628,7 @@ impl LocalStack {
 }
 
 mod google;
+mod health;
 pub use google::default_google_poller_bin;
 
 struct Urls<'a> {

@@ -15,6 +15,8 @@ pub const KVCORE_INDEXER_FUNCTION: &str = "KvcoreIndexerFunction";
 pub const SYNC_WORKER_FUNCTION: &str = "SyncWorkerFunction";
 /// The logical id of the scheduled Google poller in template.yaml (SPEC section 10).
 pub const GOOGLE_POLLER_FUNCTION: &str = "GooglePollerFunction";
+/// The logical id of the daily health check in template.yaml (SPEC section 14).
+pub const HEALTH_CHECK_FUNCTION: &str = "HealthCheckFunction";
 
 /// One `AWS::SQS::Queue` resource, its numbers resolved with the
 /// parameters' defaults.

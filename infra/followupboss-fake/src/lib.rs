@@ -14,7 +14,9 @@
 //! - `POST /v1/webhooks` takes `{"event", "url"}`: the event one of the
 //!   documented webhook events, the url HTTPS; at most two webhooks per
 //!   event and system (a third is 400); answers 201 with the webhook
-//!   `{"id", "event", "url", "status": "Active", "system"}`;
+//!   `{"id", "event", "url", "status": "Active", "system"}`; `status`
+//!   turns `Disabled` when Follow Up Boss gives up on the url
+//!   ([`FakeFollowUpBoss::disable_webhook`]);
 //! - `GET /v1/webhooks` lists the calling system's webhooks,
 //!   `{"_metadata": {"collection", "offset", "limit", "total"}, "webhooks"}`,
 //!   with `limit`/`offset`;
@@ -109,6 +111,9 @@ pub struct FakeWebhook {
     pub system: String,
     pub event: String,
     pub url: String,
+    /// `Active` when registered; `Disabled` once Follow Up Boss gave up on
+    /// its url ([`FakeFollowUpBoss::disable_webhook`]).
+    pub status: String,
 }
 
 #[derive(Default)]
@@ -226,6 +231,23 @@ impl FakeFollowUpBoss {
             .insert(name.to_string(), key.to_string());
     }
 
+    /// Follow Up Boss disables a webhook whose deliveries keep failing and
+    /// lists it with `"status": "Disabled"` from then on (webhooks guide,
+    /// https://docs.followupboss.com/reference/webhooks-guide; `GET
+    /// /v1/webhooks` shows each webhook's `status`). It is not delivered to
+    /// again; the fake delivers nothing anyway. False when there is no such
+    /// webhook.
+    pub fn disable_webhook(&self, id: u64) -> bool {
+        let mut inner = self.inner();
+        match inner.webhooks.iter_mut().find(|w| w.id == id) {
+            Some(webhook) => {
+                webhook.status = "Disabled".to_string();
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Every webhook registered, by any system, in id order.
     pub fn webhooks(&self) -> Vec<FakeWebhook> {
         self.inner().webhooks.clone()
@@ -309,7 +331,7 @@ fn webhook_json(webhook: &FakeWebhook) -> Value {
         "id": webhook.id,
         "event": webhook.event,
         "url": webhook.url,
-        "status": "Active",
+        "status": webhook.status,
         "system": webhook.system,
     })
 }
@@ -416,6 +438,7 @@ async fn create_webhook(
         system,
         event: event.to_string(),
         url: url.to_string(),
+        status: "Active".to_string(),
     };
     inner.webhooks.push(webhook.clone());
     (StatusCode::CREATED, axum::Json(webhook_json(&webhook))).into_response()

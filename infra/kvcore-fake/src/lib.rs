@@ -23,6 +23,7 @@ mod admin;
 mod filters;
 mod routes;
 mod store;
+pub mod token;
 mod wire;
 
 use std::collections::VecDeque;
@@ -39,7 +40,8 @@ use store::{Contacts, Snapshot};
 /// changed later through the handle or `PUT /_admin/config`.
 #[derive(Debug, Clone)]
 pub struct FakeConfig {
-    /// Bearer tokens accepted (SPEC section 7: 401 on a bad token).
+    /// Bearer tokens accepted (SPEC section 7: 401 on a bad token, and on
+    /// a JWT past its `exp`: [`token::jwt`] mints kvCORE-shaped ones).
     pub tokens: Vec<String>,
     /// The list's lag: every `GET /contacts` shows each contact as it was
     /// at least this long ago, so a contact created later is missing and

@@ -174,12 +174,19 @@ async fn api(
     }
 }
 
+/// A bearer token the fake accepts, and not a JWT past its `exp` (SPEC
+/// section 7: tokens are JWTs valid one year; `crate::token`).
 fn authenticated(state: &State, headers: &HeaderMap) -> bool {
+    let now_s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
     headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|token| state.config.tokens.iter().any(|ok| ok == token))
+        .is_some_and(|token| {
+            state.config.tokens.iter().any(|ok| ok == token) && !crate::token::expired(token, now_s)
+        })
 }
 
 /// A write's answer: the contact, or kvCORE's refusal (SPEC section 7:

@@ -904,6 +904,32 @@ async fn unknown_contacts_and_routes_are_404() {
     assert_eq!(unknown.body, json!({"errors": ["Not found."]}));
 }
 
+/// kvCORE tokens are JWTs valid one year (SPEC section 7): an accepted
+/// one is refused once its `exp` has passed.
+#[tokio::test]
+async fn an_accepted_jwt_is_401_once_expired() {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let live = kvcore_fake::token::jwt("live", now + 86_400);
+    let expired = kvcore_fake::token::jwt("old", now - 60);
+    let api = Api::start_with(FakeConfig {
+        tokens: vec![live.clone(), expired.clone()],
+        ..plain()
+    })
+    .await;
+    let ok = api
+        .send(Method::GET, "/contacts", &[], None, Some(&live))
+        .await;
+    assert_eq!(ok.status, 200);
+    let refused = api
+        .send(Method::GET, "/contacts", &[], None, Some(&expired))
+        .await;
+    assert_eq!(refused.status, 401);
+    assert_eq!(refused.body, json!({"errors": ["Unauthenticated."]}));
+}
+
 #[tokio::test]
 async fn a_bad_token_is_401() {
     let api = Api::start().await;

@@ -167,6 +167,70 @@ pub fn queue_age_record(age_ms: u64) -> Value {
     )
 }
 
+/// The daily health check's verdict on one workflow (SPEC section 14):
+/// `metrics` are `(name, value)`, one per problem kind (`HealthTokenExpiring`,
+/// ...; `flows::health::Problem::metric`), 1 when the problem is found and
+/// 0 when not, per workflow and without dimensions (whose Maximum is what
+/// template.yaml alarms on; the per-workflow metric tells which).
+pub fn health_record(workflow_id: &str, metrics: &[(&'static str, f64)]) -> Value {
+    let metrics: Vec<Metric> = metrics
+        .iter()
+        .map(|(name, value)| Metric {
+            name,
+            unit: "Count",
+            value: *value,
+        })
+        .collect();
+    record(
+        &[("workflow_id", workflow_id)],
+        &[&["workflow_id"], &[]],
+        &metrics,
+    )
+}
+
+/// A kvCORE answer 429 (SPEC section 7: rate limited; no limit is
+/// published), one per answer, retries included.
+pub fn kvcore_rate_limited_record() -> Value {
+    record(
+        &[],
+        &[&[]],
+        &[Metric {
+            name: "KvcoreRateLimited",
+            unit: "Count",
+            value: 1.0,
+        }],
+    )
+}
+
+/// A Google request that failed (the token endpoint or the People API;
+/// `adapters::google`), one per request.
+pub fn google_error_record() -> Value {
+    record(
+        &[],
+        &[&[]],
+        &[Metric {
+            name: "GoogleErrors",
+            unit: "Count",
+            value: 1.0,
+        }],
+    )
+}
+
+/// A Follow Up Boss person that could not be read for a workflow's event
+/// (refused key, 429, 5xx, timeout; a person it no longer has is not an
+/// error).
+pub fn followupboss_error_record(workflow_id: &str) -> Value {
+    record(
+        &[("workflow_id", workflow_id)],
+        &[&["workflow_id"], &[]],
+        &[Metric {
+            name: "FollowUpBossErrors",
+            unit: "Count",
+            value: 1.0,
+        }],
+    )
+}
+
 /// The first invocation of a container.
 pub fn cold_start_record() -> Value {
     record(
@@ -279,6 +343,26 @@ mod tests {
         assert_eq!(
             directive["Metrics"],
             json!([{"Name": "KvcoreTokenDaysLeft", "Unit": "None"}])
+        );
+    }
+
+    #[test]
+    fn a_health_record_has_one_metric_per_problem_kind() {
+        let record = health_record(
+            "leads",
+            &[("HealthTokenRefused", 1.0), ("HealthReplayWaiting", 0.0)],
+        );
+        assert_eq!(record["workflow_id"], "leads");
+        assert_eq!(record["HealthTokenRefused"], 1.0);
+        assert_eq!(record["HealthReplayWaiting"], 0.0);
+        let directive = &record["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Dimensions"], json!([["workflow_id"], []]));
+        assert_eq!(
+            directive["Metrics"],
+            json!([
+                {"Name": "HealthTokenRefused", "Unit": "Count"},
+                {"Name": "HealthReplayWaiting", "Unit": "Count"}
+            ])
         );
     }
 

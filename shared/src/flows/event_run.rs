@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::adapters::followupboss::{SourceError, System};
 use crate::adapters::kvcore::Pacer;
+use crate::adapters::metrics;
 use crate::adapters::secrets::{self, SecretError};
 use crate::adapters::store::{PersonLock, PersonWrite, WorkflowError, person_keys};
 use crate::clock::now_ms;
@@ -139,7 +140,7 @@ impl<'a> EventRun<'a> {
             self.source_system = system;
         }
         let key = self.source_api_key.as_deref().unwrap_or_default();
-        let found = self
+        let found = match self
             .services
             .followupboss
             .person(
@@ -148,7 +149,14 @@ impl<'a> EventRun<'a> {
                 source_id,
                 self.invocation.deadline,
             )
-            .await?;
+            .await
+        {
+            Ok(found) => found,
+            Err(error) => {
+                metrics::emit(&[metrics::followupboss_error_record(&settings.workflow_id)]);
+                return Err(error.into());
+            }
+        };
         found
             .map(|value| sources::followupboss::person(&value, ParseContext::of(settings)))
             .transpose()

@@ -5,11 +5,14 @@
 //! one event's run of people (`event_run`, and `person` for one person
 //! against kvCORE), the clients (`Services`), the invocation's time and the
 //! errors they answer with; the scheduled functions share `scheduled`.
+//! `health` is the checks `kvsync doctor` prints and the daily
+//! health-check function meters (SPEC section 14).
 
 pub mod delivery;
 mod error;
 pub(crate) mod event_run;
 pub mod google_poll;
+pub mod health;
 pub mod indexer;
 mod invocation;
 pub(crate) mod person;

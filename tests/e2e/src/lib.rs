@@ -314,3 +314,48 @@ pub async fn kvsync_cli_with(
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
 }
+
+/// `kvsync_cli_with`, with `stdin` piped in (a secret the command reads
+/// from stdin when it is not a terminal).
+pub async fn kvsync_cli_stdin(
+    stack: &LocalStack,
+    args: &[&str],
+    extra: &[(&str, &str)],
+    stdin: &str,
+) -> (bool, String, String) {
+    use tokio::io::AsyncWriteExt;
+    let binary = std::env::var("KVSYNC_BIN").unwrap_or_else(|_| {
+        kvsync_devstack::template::workspace_root()
+            .join("target/debug/kvsync")
+            .display()
+            .to_string()
+    });
+    let mut child = tokio::process::Command::new(&binary)
+        .args(args)
+        .env_clear()
+        .envs(stack.function_env())
+        .envs(extra.iter().copied())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("running {binary}: {e} (cargo build -p kvsync-cli)"));
+    if let Some(mut input) = child.stdin.take() {
+        input.write_all(stdin.as_bytes()).await.expect("stdin");
+    }
+    let output = child.wait_with_output().await.expect("kvsync runs");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// The EMF records (JSON lines with `_aws`) among a process's log lines.
+pub fn emf_records(lines: &[String]) -> Vec<Value> {
+    lines
+        .iter()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|record| record.get("_aws").is_some())
+        .collect()
+}

@@ -3,7 +3,8 @@
 //! Manager, the kvCORE fake answering every request in 150 ms, the Follow
 //! Up Boss fake, and devstack's SQS event source running the worker from
 //! the queue as Lambda would (partial batch responses, visibility
-//! timeouts, a dead-letter queue after the receive limit).
+//! timeouts, a dead-letter queue after the receive limit, which the daily
+//! health check meters).
 
 use std::time::{Duration, Instant};
 
@@ -558,6 +559,24 @@ async fn a_person_past_the_receive_limit_is_dead_lettered_recorded_and_replayed_
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     assert_eq!(q.world.kvcore().contacts().len(), 0);
+    // The daily health check meters what waits for a replay (SPEC section 14).
+    let health = q
+        .world
+        .stack
+        .spawn_health_check(None, &[])
+        .await
+        .expect("the health-check binary starts (HEALTH_CHECK_BIN)");
+    let summary = q.world.stack.run_scheduled(&health).await.unwrap();
+    let records = kvsync_e2e::emf_records(&health.logs());
+    let fub_health = records
+        .iter()
+        .find(|r| r["workflow_id"] == "fub")
+        .unwrap_or_else(|| panic!("a health record: {records:#?}"));
+    assert_eq!(fub_health["HealthReplayWaiting"], 1.0, "{fub_health}");
+    assert!(
+        summary.to_string().contains("1 dead-lettered person"),
+        "{summary}"
+    );
 
     let (ok, out, err) = cli(&q, &["history", "fub"]).await;
     assert!(ok, "{err}");

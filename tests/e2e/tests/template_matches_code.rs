@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use kvsync_devstack::template::{
-    self, EnvValue, GOOGLE_POLLER_FUNCTION, KVCORE_INDEXER_FUNCTION, KeyType, SYNC_WORKER_FUNCTION,
-    WEBHOOK_FUNCTION,
+    self, EnvValue, GOOGLE_POLLER_FUNCTION, HEALTH_CHECK_FUNCTION, KVCORE_INDEXER_FUNCTION,
+    KeyType, SYNC_WORKER_FUNCTION, WEBHOOK_FUNCTION,
 };
 use kvsync_devstack::{LocalStack, StackOptions};
 
@@ -21,14 +21,17 @@ const ALL_SOURCES: [&str; 2] = ["shared/src", "functions"];
 const INDEXER_SOURCES: [&str; 2] = ["functions/kvcore-indexer", "shared/src/logging.rs"];
 /// The google-poller builds its own clients too (SPEC section 10).
 const GOOGLE_POLLER_SOURCES: [&str; 2] = ["functions/google-poller", "shared/src/logging.rs"];
+/// The health check builds its own clients too (SPEC section 14).
+const HEALTH_CHECK_SOURCES: [&str; 2] = ["functions/health-check", "shared/src/logging.rs"];
 /// The sync-worker reads `Services` (shared) and its receive limit.
 const SYNC_WORKER_SOURCES: [&str; 2] = ["shared/src", "functions/sync-worker"];
 /// Every function of the template, with the code that reads its environment.
-const FUNCTIONS: [(&str, &[&str]); 4] = [
+const FUNCTIONS: [(&str, &[&str]); 5] = [
     (WEBHOOK_FUNCTION, &FUNCTION_SOURCES),
     (SYNC_WORKER_FUNCTION, &SYNC_WORKER_SOURCES),
     (KVCORE_INDEXER_FUNCTION, &INDEXER_SOURCES),
     (GOOGLE_POLLER_FUNCTION, &GOOGLE_POLLER_SOURCES),
+    (HEALTH_CHECK_FUNCTION, &HEALTH_CHECK_SOURCES),
 ];
 
 /// Every environment variable read by name in the `.rs` files under `dirs`
@@ -212,6 +215,34 @@ fn the_google_poller_reads_exactly_the_variables_the_template_sets_for_it() {
     assert_eq!(
         read, set,
         "what {GOOGLE_POLLER_FUNCTION} reads and what template.yaml sets for it"
+    );
+}
+
+#[test]
+fn the_health_check_reads_exactly_the_variables_the_template_sets_for_it() {
+    let read: BTreeSet<String> = variables_read(&HEALTH_CHECK_SOURCES)
+        .into_iter()
+        .filter(|v| !provided_by_lambda(v))
+        .collect();
+    for expected in [
+        "WORKFLOWS_TABLE",
+        "GOOGLE_SYNC_TABLE",
+        "GOOGLE_OAUTH_TOKEN_URL",
+        "FOLLOWUPBOSS_SYSTEM",
+        "RUST_LOG",
+    ] {
+        assert!(
+            read.contains(expected),
+            "the scan finds {expected}: {read:?}"
+        );
+    }
+    let set: BTreeSet<String> = function_template_env(HEALTH_CHECK_FUNCTION)
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    assert_eq!(
+        read, set,
+        "what {HEALTH_CHECK_FUNCTION} reads and what template.yaml sets for it"
     );
 }
 
@@ -405,6 +436,12 @@ fn every_function_gets_only_its_tables_its_own_logs_and_an_errors_alarm() {
         .expect("the google-poller");
     assert_eq!(poller.value("Type"), Some("Schedule"));
     assert_eq!(poller.value("Schedule"), Some("!Ref GooglePollerSchedule"));
+    let health = resources
+        .iter()
+        .find(|r| r.id == HEALTH_CHECK_FUNCTION)
+        .expect("the health check");
+    assert_eq!(health.value("Type"), Some("Schedule"));
+    assert_eq!(health.value("Schedule"), Some("!Ref HealthCheckSchedule"));
 }
 
 #[test]
@@ -634,10 +671,294 @@ fn the_alarms_watch_metrics_and_log_lines_the_code_writes() {
         "KvcoreTokenDaysLeft",
         "ApproximateNumberOfMessagesVisible",
         "ApproximateAgeOfOldestMessage",
+        "HealthTokenExpiring",
+        "HealthTokenRefused",
+        "HealthGoogleReconnect",
+        "HealthFollowUpBossWebhook",
+        "HealthPhoneIndexStale",
+        "HealthReplayWaiting",
     ] {
         assert!(
             watched.contains(needed),
             "an alarm on {needed}: {watched:?}"
+        );
+    }
+}
+
+/// The action every alarm takes on ALARM and on OK (SPEC section 14):
+/// AlertEmail's topic when the stack makes one, else AlarmTopicArn's.
+const ALARM_TARGET: &str = "!If [CreateAlertTopic, [!Ref AlertTopic], !If [HasAlarmTopic, [!Ref AlarmTopicArn], !Ref AWS::NoValue]]";
+
+/// Every alarm notifies on ALARM and on OK, the topic AlertEmail is
+/// subscribed to is made only without an AlarmTopicArn, and each alarm on
+/// the daily health check names the command to run.
+#[test]
+fn every_alarm_reaches_people_on_alarm_and_ok_and_says_what_to_run() {
+    let resources = resources_of_template();
+    let alarms: Vec<&Resource> = resources
+        .iter()
+        .filter(|r| r.kind == "AWS::CloudWatch::Alarm")
+        .collect();
+    for alarm in &alarms {
+        assert_eq!(
+            alarm.value("AlarmActions"),
+            Some(ALARM_TARGET),
+            "{} AlarmActions",
+            alarm.id
+        );
+        assert_eq!(
+            alarm.value("OKActions"),
+            Some(ALARM_TARGET),
+            "{} OKActions",
+            alarm.id
+        );
+    }
+    let topic = resources
+        .iter()
+        .find(|r| r.id == "AlertTopic")
+        .expect("AlertTopic");
+    assert_eq!(topic.kind, "AWS::SNS::Topic");
+    assert_eq!(topic.value("Condition"), Some("CreateAlertTopic"));
+    assert_eq!(topic.value("Protocol"), Some("email"));
+    assert_eq!(topic.value("Endpoint"), Some("!Ref AlertEmail"));
+    let defaults = template::parameter_defaults(&template::template_path()).unwrap();
+    assert_eq!(defaults.get("AlertEmail").map(String::as_str), Some(""));
+
+    let health: Vec<&&Resource> = alarms
+        .iter()
+        .filter(|a| {
+            a.value("MetricName")
+                .is_some_and(|m| m.starts_with("Health"))
+        })
+        .collect();
+    assert_eq!(health.len(), 6, "one alarm per problem kind");
+    for alarm in health {
+        let description = alarm.value("AlarmDescription").unwrap_or_default();
+        assert!(
+            description.contains("kvsync ") && description.contains("<workflow_id>"),
+            "{} names the command to run: {description}",
+            alarm.id
+        );
+    }
+}
+
+/// A metric as CloudWatch keys it: namespace `kvsync`, name, and the
+/// dimension names of one of its dimension sets (sorted).
+type MetricKey = (String, Vec<String>);
+
+/// Every metric (and dimension set) the code publishes: each EMF record
+/// function of `kvsync::adapters::metrics`, called, and its directive read.
+fn published_metrics() -> BTreeSet<MetricKey> {
+    use kvsync::adapters::metrics;
+    use kvsync::domain::outcome::{EventAnswer, Outcome, PersonResult};
+    use kvsync::flows::health::Problem;
+    let answer = EventAnswer {
+        event_id: "e".into(),
+        duplicate: false,
+        results: vec![PersonResult {
+            source_id: None,
+            outcome: Outcome::Created,
+            contact_id: None,
+            matched_by: None,
+            reason: None,
+            fields: vec![],
+            dry_run: false,
+            problems: vec![],
+        }],
+    };
+    let health: Vec<(&'static str, f64)> = Problem::ALL.iter().map(|p| (p.metric(), 0.0)).collect();
+    let mut records = metrics::event_records("w", Some(&answer), 1, 1);
+    records.extend([
+        metrics::delivery_failed_record("w", "c"),
+        metrics::kvcore_token_days_left_record("s", 1.0),
+        metrics::reconnect_needed_record("w"),
+        metrics::dead_letter_record("w", "c"),
+        metrics::queue_age_record(1),
+        metrics::health_record("w", &health),
+        metrics::kvcore_rate_limited_record(),
+        metrics::google_error_record(),
+        metrics::followupboss_error_record("w"),
+        metrics::cold_start_record(),
+    ]);
+    // Called above: every record function of the module (a new one must
+    // be added here, so the dashboard test sees what it publishes).
+    let source =
+        std::fs::read_to_string(template::workspace_root().join("shared/src/adapters/metrics.rs"))
+            .expect("metrics.rs");
+    let functions = source
+        .lines()
+        .filter(|l| l.starts_with("pub fn ") && l.contains("_record"))
+        .count();
+    assert_eq!(
+        functions, 11,
+        "every record function of metrics.rs is called here"
+    );
+
+    let mut published = BTreeSet::new();
+    for record in records {
+        let directive = &record["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], "kvsync");
+        for metric in directive["Metrics"].as_array().expect("Metrics") {
+            let name = metric["Name"].as_str().expect("a name").to_string();
+            for set in directive["Dimensions"].as_array().expect("Dimensions") {
+                let mut dims: Vec<String> = set
+                    .as_array()
+                    .expect("a dimension set")
+                    .iter()
+                    .map(|d| d.as_str().expect("a dimension").to_string())
+                    .collect();
+                dims.sort();
+                published.insert((name.clone(), dims));
+            }
+        }
+    }
+    published
+}
+
+/// The dashboard's body as JSON (its `!Sub` variables blanked).
+fn dashboard_body() -> serde_json::Value {
+    let text = std::fs::read_to_string(template::template_path()).expect("template.yaml");
+    let body = text
+        .split("DashboardBody: !Sub |\n")
+        .nth(1)
+        .expect("a DashboardBody")
+        .split("\nOutputs:")
+        .next()
+        .unwrap_or_default();
+    let mut json = String::new();
+    for line in body.lines() {
+        json.push_str(line.get(8..).unwrap_or_default());
+        json.push('\n');
+    }
+    let mut blanked = String::new();
+    let mut rest = json.as_str();
+    while let Some(start) = rest.find("${") {
+        blanked.push_str(&rest[..start]);
+        blanked.push('X');
+        rest = rest[start..].split_once('}').map_or("", |(_, after)| after);
+    }
+    blanked.push_str(rest);
+    serde_json::from_str(&blanked).expect("the dashboard body is JSON")
+}
+
+/// The `kvsync` metrics a dashboard widget names: `["kvsync", name, dim,
+/// value, ...]` rows and `SEARCH('{kvsync,dim,...} MetricName="name"')`
+/// expressions.
+fn dashboard_metrics(body: &serde_json::Value) -> BTreeSet<MetricKey> {
+    let mut found = BTreeSet::new();
+    for widget in body["widgets"].as_array().expect("widgets") {
+        for row in widget["properties"]["metrics"].as_array().expect("metrics") {
+            let row = row.as_array().expect("a metrics row");
+            if let Some(expression) = row[0]["expression"].as_str() {
+                let (schema, query) = expression
+                    .split_once("{")
+                    .and_then(|(_, rest)| rest.split_once('}'))
+                    .expect("SEARCH('{namespace,dims} ...')");
+                let mut parts = schema.split(',').map(str::trim);
+                if parts.next() != Some("kvsync") {
+                    continue;
+                }
+                let mut dims: Vec<String> = parts.map(String::from).collect();
+                dims.sort();
+                let name = query
+                    .split("MetricName=\"")
+                    .nth(1)
+                    .and_then(|rest| rest.split('"').next())
+                    .expect("MetricName=\"...\"");
+                found.insert((name.to_string(), dims));
+                continue;
+            }
+            if row[0] != "kvsync" {
+                continue;
+            }
+            let name = row[1].as_str().expect("a metric name").to_string();
+            let strings: Vec<&str> = row[2..].iter().filter_map(|v| v.as_str()).collect();
+            let mut dims: Vec<String> = strings.iter().step_by(2).map(|d| d.to_string()).collect();
+            dims.sort();
+            found.insert((name, dims));
+        }
+    }
+    found
+}
+
+/// The dashboard (SPEC section 14) shows what it must, and every kvsync
+/// metric and dimension the dashboard and the alarms name is one the code
+/// publishes; every metric the code publishes is on the dashboard or
+/// alarmed.
+#[test]
+fn the_dashboard_and_alarms_name_exactly_the_metrics_the_code_publishes() {
+    let published = published_metrics();
+    let body = dashboard_body();
+    let on_dashboard = dashboard_metrics(&body);
+    for key in &on_dashboard {
+        assert!(
+            published.contains(key),
+            "the dashboard shows kvsync/{} by {:?}, which the code does not publish: {published:?}",
+            key.0,
+            key.1
+        );
+    }
+    let mut alarmed = BTreeSet::new();
+    for alarm in resources_of_template()
+        .iter()
+        .filter(|r| r.kind == "AWS::CloudWatch::Alarm" && r.value("Namespace") == Some("kvsync"))
+    {
+        let name = alarm.value("MetricName").expect("a metric").to_string();
+        let mut dims: Vec<String> = alarm
+            .pairs
+            .iter()
+            .filter(|(k, _)| k == "Name")
+            .map(|(_, v)| v.clone())
+            .collect();
+        dims.sort();
+        let key = (name, dims);
+        assert!(
+            published.contains(&key),
+            "{} watches kvsync/{} by {:?}, which the code does not publish",
+            alarm.id,
+            key.0,
+            key.1
+        );
+        alarmed.insert(key.0);
+    }
+    let shown: BTreeSet<&String> = on_dashboard.iter().map(|(name, _)| name).collect();
+    for (name, _) in &published {
+        assert!(
+            shown.contains(name) || alarmed.contains(name),
+            "the code publishes kvsync/{name}, which neither the dashboard nor an alarm names"
+        );
+    }
+    // What SPEC section 14 asks the dashboard to show.
+    for needed in [
+        ("PersonsSynced", vec!["outcome", "workflow_id"]),
+        ("DeliveriesFailed", vec!["code"]),
+        ("KvcoreLatency", vec![]),
+        ("KvcoreRateLimited", vec![]),
+        ("GoogleErrors", vec![]),
+        ("FollowUpBossErrors", vec!["workflow_id"]),
+        ("KvcoreTokenDaysLeft", vec!["kvcore_token_secret"]),
+        ("DeadLetters", vec!["code", "workflow_id"]),
+    ] {
+        let key = (
+            needed.0.to_string(),
+            needed.1.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
+        );
+        assert!(on_dashboard.contains(&key), "the dashboard shows {key:?}");
+    }
+    let text = body.to_string();
+    for queue_metric in [
+        "ApproximateNumberOfMessagesVisible",
+        "ApproximateAgeOfOldestMessage",
+    ] {
+        assert!(
+            text.contains(queue_metric),
+            "the dashboard shows {queue_metric}"
+        );
+    }
+    for stat in ["p50", "p99"] {
+        assert!(
+            text.contains(&format!("\"stat\":\"{stat}\"")),
+            "kvCORE latency {stat}"
         );
     }
 }

@@ -104,6 +104,22 @@ impl Google {
     }
 }
 
+/// Publishes `GoogleErrors` (EMF) for an answer that is Google's trouble
+/// or a refusal, not for the routine ones the poller handles by design:
+/// an expired sync token (a full listing follows) and an expired access
+/// token (a refresh follows).
+fn metered<T>(result: Result<T, GoogleError>) -> Result<T, GoogleError> {
+    if let Err(error) = &result
+        && !matches!(
+            error,
+            GoogleError::ExpiredSyncToken | GoogleError::Unauthenticated
+        )
+    {
+        crate::adapters::metrics::emit(&[crate::adapters::metrics::google_error_record()]);
+    }
+    result
+}
+
 fn transport(error: reqwest::Error) -> GoogleError {
     if error.is_timeout() {
         GoogleError::Timeout

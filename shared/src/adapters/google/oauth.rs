@@ -194,6 +194,14 @@ impl Google {
         form: &[(&str, &str)],
         deadline: Instant,
     ) -> Result<TokenGrant, GoogleError> {
+        super::metered(self.token_request_once(form, deadline).await)
+    }
+
+    async fn token_request_once(
+        &self,
+        form: &[(&str, &str)],
+        deadline: Instant,
+    ) -> Result<TokenGrant, GoogleError> {
         let body = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(form)
             .finish();

@@ -51,6 +51,15 @@ impl Google {
         request: ListRequest<'_>,
         deadline: Instant,
     ) -> Result<ConnectionsPage, GoogleError> {
+        super::metered(self.connections_once(access_token, request, deadline).await)
+    }
+
+    async fn connections_once(
+        &self,
+        access_token: &AccessToken,
+        request: ListRequest<'_>,
+        deadline: Instant,
+    ) -> Result<ConnectionsPage, GoogleError> {
         let page_size = PAGE_SIZE.to_string();
         let mut query = vec![
             ("personFields", PERSON_FIELDS),

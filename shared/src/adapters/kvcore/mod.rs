@@ -15,6 +15,7 @@ use tokio::time::Instant;
 
 pub use pacing::Pacer;
 
+use crate::adapters::metrics;
 use crate::adapters::retry::{self, Transient};
 use crate::domain::contact::Email;
 use crate::domain::kv_contact::KvContact;
@@ -317,6 +318,9 @@ impl Session<'_> {
             .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
         tracing::debug!(%method, %path, status = status.as_u16(), ms = took.as_millis() as u64, "kvCORE request");
 
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            metrics::emit(&[metrics::kvcore_rate_limited_record()]);
+        }
         if status == StatusCode::TOO_MANY_REQUESTS
             && let Some(pacer) = self.pacer
         {

@@ -82,6 +82,39 @@ impl Workflows {
     /// section 1); the cache is bypassed and not filled.
     pub async fn all(&self) -> Result<AllWorkflows, WorkflowError> {
         let mut all = AllWorkflows::default();
+        for (workflow_id, item) in self.items().await? {
+            if workflow_id.is_empty() {
+                // The key is a String in the table's schema; unreachable
+                // unless the table is not the template's.
+                all.invalid.push(SettingsError {
+                    workflow_id,
+                    attribute: "workflow_id".into(),
+                    expected: "a String (S)".into(),
+                    found: "another type".into(),
+                });
+                continue;
+            }
+            match settings::parse(&workflow_id, &item) {
+                Ok((settings, unknown)) => {
+                    for attribute in unknown {
+                        tracing::warn!(workflow_id, "{attribute}");
+                    }
+                    all.valid.push(settings);
+                }
+                Err(error) => all.invalid.push(error),
+            }
+        }
+        all.valid.sort_by(|a, b| a.workflow_id.cmp(&b.workflow_id));
+        Ok(all)
+    }
+
+    /// Every workflow item of the table as stored (a paged, eventually
+    /// consistent Scan), by workflow id, unvalidated: for the health check
+    /// (SPEC section 14), which reports each attribute itself. An item
+    /// whose key is not a String is kept under `""` (unreachable unless
+    /// the table is not the template's), so validation names it.
+    pub async fn items(&self) -> Result<Vec<(String, Item)>, WorkflowError> {
+        let mut items = Vec::new();
         let mut start = None;
         loop {
             let output = self
@@ -94,34 +127,19 @@ impl Workflows {
                 .map_err(|e| WorkflowError::Unavailable(error_code(&e)))?;
             for raw in output.items() {
                 let item: Item = settings_item(raw);
-                let Some(Attr::S(workflow_id)) = item.get("workflow_id") else {
-                    // The key is a String in the table's schema; unreachable
-                    // unless the table is not the template's.
-                    all.invalid.push(SettingsError {
-                        workflow_id: String::new(),
-                        attribute: "workflow_id".into(),
-                        expected: "a String (S)".into(),
-                        found: "another type".into(),
-                    });
-                    continue;
+                let workflow_id = match item.get("workflow_id") {
+                    Some(Attr::S(id)) => id.clone(),
+                    _ => String::new(),
                 };
-                match settings::parse(workflow_id, &item) {
-                    Ok((settings, unknown)) => {
-                        for attribute in unknown {
-                            tracing::warn!(workflow_id, "{attribute}");
-                        }
-                        all.valid.push(settings);
-                    }
-                    Err(error) => all.invalid.push(error),
-                }
+                items.push((workflow_id, item));
             }
             match output.last_evaluated_key {
                 Some(key) if !key.is_empty() => start = Some(key),
                 _ => break,
             }
         }
-        all.valid.sort_by(|a, b| a.workflow_id.cmp(&b.workflow_id));
-        Ok(all)
+        items.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(items)
     }
 
     fn cached(&self, workflow_id: &str) -> Option<Arc<Settings>> {
