@@ -610,6 +610,7 @@ fn describe(settings: &Settings) -> String {
         Source::Generic => "generic",
         Source::Google => "google",
         Source::FollowUpBoss => "followupboss",
+        Source::Microsoft => "microsoft",
     };
     let auth = match settings.auth {
         AuthScheme::Standard => "standard",
