@@ -94,8 +94,8 @@ impl Secrets {
     }
 
     /// Writes `value` as the secret's current version only while
-    /// `expected_version` still is: `false` (nothing changed) when another
-    /// writer got there first. Secrets Manager has no conditional
+    /// `expected_version` still is; answers the new version's id, or
+    /// `None` when another writer got there first (the value stays theirs). Secrets Manager has no conditional
     /// PutSecretValue, so the new version is put under the `AWSPENDING`
     /// label (its `ClientRequestToken`, the value's SHA-256, makes a retry
     /// idempotent) and `AWSCURRENT` is moved to it with
@@ -108,7 +108,7 @@ impl Secrets {
         id: &str,
         expected_version: &str,
         value: &str,
-    ) -> Result<bool, SecretError> {
+    ) -> Result<Option<String>, SecretError> {
         let request_token = hex::encode(sha2::Sha256::digest(value.as_bytes()));
         let put = self
             .client
@@ -135,7 +135,7 @@ impl Secrets {
                 if let Ok(mut cache) = self.cache.lock() {
                     cache.insert(id.to_string(), (Instant::now(), value.trim().into()));
                 }
-                Ok(true)
+                Ok(Some(new_version))
             }
             Err(error) => match error.as_service_error() {
                 Some(e)
@@ -144,7 +144,7 @@ impl Secrets {
                     if let Ok(mut cache) = self.cache.lock() {
                         cache.remove(id);
                     }
-                    Ok(false)
+                    Ok(None)
                 }
                 _ => Err(write_error(id, &error)),
             },
