@@ -175,12 +175,12 @@ where
         SdkError::ServiceError(service) => {
             let code = service.err().code().unwrap_or("error");
             match code {
-                "ResourceNotFoundException" | "AccessDeniedException" | "InvalidRequestException" => {
-                    SecretError::Unusable {
-                        id: id.to_string(),
-                        reason: format!("it cannot be written ({code})"),
-                    }
-                }
+                "ResourceNotFoundException"
+                | "AccessDeniedException"
+                | "InvalidRequestException" => SecretError::Unusable {
+                    id: id.to_string(),
+                    reason: format!("it cannot be written ({code})"),
+                },
                 other => SecretError::Unavailable(other.to_string()),
             }
         }

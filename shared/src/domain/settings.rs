@@ -725,7 +725,13 @@ mod tests {
             ("source", Attr::S("microsoft".into())),
             ("microsoft_oauth_secret", Attr::S("kvsync/demo/ms".into())),
         ]);
-        assert!(parse("demo", &default_folder).unwrap().0.microsoft_folders.is_empty());
+        assert!(
+            parse("demo", &default_folder)
+                .unwrap()
+                .0
+                .microsoft_folders
+                .is_empty()
+        );
     }
 
     #[test]
@@ -762,7 +768,10 @@ mod tests {
                 with(&[
                     ("source", Attr::S("microsoft".into())),
                     ("microsoft_oauth_secret", Attr::S("kvsync/demo/ms".into())),
-                    ("microsoft_folders", Attr::Ss(vec!["Clients".into(), " ".into()])),
+                    (
+                        "microsoft_folders",
+                        Attr::Ss(vec!["Clients".into(), " ".into()]),
+                    ),
                 ]),
                 "microsoft_folders[1]",
                 "an empty string",

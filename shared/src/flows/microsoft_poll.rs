@@ -171,7 +171,8 @@ impl PolledSource for Microsoft {
                 }) => {
                     let pause = retry_after.unwrap_or(wait);
                     wait *= 2;
-                    if attempt == THROTTLE_WAITS || Instant::now() + pause + PAGE_MIN_TIME >= deadline
+                    if attempt == THROTTLE_WAITS
+                        || Instant::now() + pause + PAGE_MIN_TIME >= deadline
                     {
                         return Err(SourceError::Later(format!(
                             "Microsoft Graph answered {status} (Retry-After {} s); backing off to the next run",

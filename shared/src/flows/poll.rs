@@ -28,7 +28,7 @@ use crate::clock::now_ms;
 use crate::domain::outcome::Outcome;
 use crate::domain::settings::{DEFAULT_KVCORE_MAX_RPS, InitialSync, Settings, kvcore_rates};
 use crate::flows::delivery;
-use crate::flows::google_poll::listing::{Listing, ListedPerson, PageEvent, Step};
+use crate::flows::google_poll::listing::{ListedPerson, Listing, PageEvent, Step};
 use crate::flows::scheduled::{InvalidWorkflow, keep_margin, skipped_workflows, time_left};
 use crate::flows::{Invocation, Services, SyncError};
 
@@ -501,7 +501,15 @@ impl<S: PolledSource> Poller<S> {
         loop {
             summary.full_listing |= listing.is_full();
             let event = match self
-                .list_page(settings, run, credentials, access, target, &listing, summary)
+                .list_page(
+                    settings,
+                    run,
+                    credentials,
+                    access,
+                    target,
+                    &listing,
+                    summary,
+                )
                 .await
             {
                 Ok(page) => match self
@@ -538,10 +546,7 @@ impl<S: PolledSource> Poller<S> {
                     PageEvent::Stopped
                 }
                 Err(SourceError::Unauthenticated) => {
-                    summary.error = Some(format!(
-                        "{} refused a fresh access token (401)",
-                        S::NAME
-                    ));
+                    summary.error = Some(format!("{} refused a fresh access token (401)", S::NAME));
                     PageEvent::Stopped
                 }
             };
@@ -552,10 +557,8 @@ impl<S: PolledSource> Poller<S> {
                         // Saved after every page: a run killed past its
                         // deadline loses at most the page it was on.
                         state.cursor = Some(cursor_of(&next));
-                        if let Ok(false) | Err(_) = self
-                            .sync_state
-                            .write(key, &run.owner, state, false)
-                            .await
+                        if let Ok(false) | Err(_) =
+                            self.sync_state.write(key, &run.owner, state, false).await
                         {
                             summary.error =
                                 Some("the listing's progress could not be saved".into());

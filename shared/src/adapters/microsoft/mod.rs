@@ -31,9 +31,7 @@ pub enum MicrosoftError {
     /// The token endpoint's `invalid_grant` (RFC 6749 section 5.2; the
     /// identity platform's "the refresh token has expired or been
     /// revoked"): only a new sign-in fixes it.
-    #[error(
-        "Microsoft refused the refresh token (invalid_grant): run `kvsync microsoft connect`"
-    )]
+    #[error("Microsoft refused the refresh token (invalid_grant): run `kvsync microsoft connect`")]
     InvalidGrant,
     /// Another OAuth error (`invalid_client`, `unauthorized_client`,
     /// `invalid_scope`...): the app registration in the secret is wrong.

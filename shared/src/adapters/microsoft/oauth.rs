@@ -50,7 +50,10 @@ impl Credentials {
         let credentials: Credentials = serde_json::from_str(secret).map_err(|e| {
             format!(
                 "the secret must be JSON {{\"tenant\", \"client_id\", \"refresh_token\"}} ({})",
-                e.to_string().split(" at line").next().unwrap_or("unreadable")
+                e.to_string()
+                    .split(" at line")
+                    .next()
+                    .unwrap_or("unreadable")
             )
         })?;
         for (name, value) in [
@@ -223,9 +226,8 @@ impl Microsoft {
         let status = response.status().as_u16();
         let bytes = response.bytes().await.map_err(transport)?;
         match status {
-            200..=299 => serde_json::from_slice(&bytes).map_err(|e| {
-                MicrosoftError::BadResponse(format!("a device authorization: {e}"))
-            }),
+            200..=299 => serde_json::from_slice(&bytes)
+                .map_err(|e| MicrosoftError::BadResponse(format!("a device authorization: {e}"))),
             _ => Err(MicrosoftError::OAuthRefused {
                 status,
                 error: error_code(&bytes),

@@ -269,13 +269,19 @@ mod tests {
     fn wrong_shapes_name_the_field() {
         for (contact, field) in [
             (json!({"givenName": "Ann"}), "id"),
-            (json!({"id": "c1", "homePhones": "239-555-0143"}), "homePhones"),
+            (
+                json!({"id": "c1", "homePhones": "239-555-0143"}),
+                "homePhones",
+            ),
             (json!({"id": "c1", "categories": [3]}), "categories[0]"),
             (
                 json!({"id": "c1", "lastModifiedDateTime": "yesterday"}),
                 "lastModifiedDateTime",
             ),
-            (json!({"id": "c1", "emailAddresses": ["a@b.co"]}), "emailAddresses[0]"),
+            (
+                json!({"id": "c1", "emailAddresses": ["a@b.co"]}),
+                "emailAddresses[0]",
+            ),
         ] {
             let error = read(contact.clone()).expect_err("refused");
             assert!(error.to_string().contains(field), "{contact}: {error}");
