@@ -15,6 +15,8 @@ pub const KVCORE_INDEXER_FUNCTION: &str = "KvcoreIndexerFunction";
 pub const SYNC_WORKER_FUNCTION: &str = "SyncWorkerFunction";
 /// The logical id of the scheduled Google poller in template.yaml (SPEC section 10).
 pub const GOOGLE_POLLER_FUNCTION: &str = "GooglePollerFunction";
+/// The logical id of the scheduled Microsoft poller in template.yaml (SPEC section 15).
+pub const MICROSOFT_POLLER_FUNCTION: &str = "MicrosoftPollerFunction";
 
 /// One `AWS::SQS::Queue` resource, its numbers resolved with the
 /// parameters' defaults.
@@ -535,6 +537,7 @@ mod tests {
             "PHONE_INDEX_TABLE",
             "PACING_TABLE",
             "GOOGLE_SYNC_TABLE",
+            "MICROSOFT_SYNC_TABLE",
         ]
         .map(|s| Some(s.to_string()));
         assert_eq!(vars, expected);

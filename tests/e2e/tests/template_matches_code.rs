@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use kvsync_devstack::template::{
-    self, EnvValue, GOOGLE_POLLER_FUNCTION, KVCORE_INDEXER_FUNCTION, KeyType, SYNC_WORKER_FUNCTION,
-    WEBHOOK_FUNCTION,
+    self, EnvValue, GOOGLE_POLLER_FUNCTION, KVCORE_INDEXER_FUNCTION, KeyType,
+    MICROSOFT_POLLER_FUNCTION, SYNC_WORKER_FUNCTION, WEBHOOK_FUNCTION,
 };
 use kvsync_devstack::{LocalStack, StackOptions};
 
@@ -21,14 +21,17 @@ const ALL_SOURCES: [&str; 2] = ["shared/src", "functions"];
 const INDEXER_SOURCES: [&str; 2] = ["functions/kvcore-indexer", "shared/src/logging.rs"];
 /// The google-poller builds its own clients too (SPEC section 10).
 const GOOGLE_POLLER_SOURCES: [&str; 2] = ["functions/google-poller", "shared/src/logging.rs"];
+/// The microsoft-poller builds its own clients too (SPEC section 15).
+const MICROSOFT_POLLER_SOURCES: [&str; 2] = ["functions/microsoft-poller", "shared/src/logging.rs"];
 /// The sync-worker reads `Services` (shared) and its receive limit.
 const SYNC_WORKER_SOURCES: [&str; 2] = ["shared/src", "functions/sync-worker"];
 /// Every function of the template, with the code that reads its environment.
-const FUNCTIONS: [(&str, &[&str]); 4] = [
+const FUNCTIONS: [(&str, &[&str]); 5] = [
     (WEBHOOK_FUNCTION, &FUNCTION_SOURCES),
     (SYNC_WORKER_FUNCTION, &SYNC_WORKER_SOURCES),
     (KVCORE_INDEXER_FUNCTION, &INDEXER_SOURCES),
     (GOOGLE_POLLER_FUNCTION, &GOOGLE_POLLER_SOURCES),
+    (MICROSOFT_POLLER_FUNCTION, &MICROSOFT_POLLER_SOURCES),
 ];
 
 /// Every environment variable read by name in the `.rs` files under `dirs`
@@ -212,6 +215,34 @@ fn the_google_poller_reads_exactly_the_variables_the_template_sets_for_it() {
     assert_eq!(
         read, set,
         "what {GOOGLE_POLLER_FUNCTION} reads and what template.yaml sets for it"
+    );
+}
+
+#[test]
+fn the_microsoft_poller_reads_exactly_the_variables_the_template_sets_for_it() {
+    let read: BTreeSet<String> = variables_read(&MICROSOFT_POLLER_SOURCES)
+        .into_iter()
+        .filter(|v| !provided_by_lambda(v))
+        .collect();
+    for expected in [
+        "MICROSOFT_SYNC_TABLE",
+        "MICROSOFT_GRAPH_BASE_URL",
+        "MICROSOFT_TOKEN_URL",
+        "EVENTS_TABLE",
+        "RUST_LOG",
+    ] {
+        assert!(
+            read.contains(expected),
+            "the scan finds {expected}: {read:?}"
+        );
+    }
+    let set: BTreeSet<String> = function_template_env(MICROSOFT_POLLER_FUNCTION)
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    assert_eq!(
+        read, set,
+        "what {MICROSOFT_POLLER_FUNCTION} reads and what template.yaml sets for it"
     );
 }
 
@@ -405,6 +436,15 @@ fn every_function_gets_only_its_tables_its_own_logs_and_an_errors_alarm() {
         .expect("the google-poller");
     assert_eq!(poller.value("Type"), Some("Schedule"));
     assert_eq!(poller.value("Schedule"), Some("!Ref GooglePollerSchedule"));
+    let microsoft = resources
+        .iter()
+        .find(|r| r.id == MICROSOFT_POLLER_FUNCTION)
+        .expect("the microsoft-poller");
+    assert_eq!(microsoft.value("Type"), Some("Schedule"));
+    assert_eq!(
+        microsoft.value("Schedule"),
+        Some("!Ref MicrosoftPollerSchedule")
+    );
 }
 
 #[test]
