@@ -8,7 +8,7 @@ use std::time::Duration;
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::error::SdkError;
 use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
-use sha2::Digest;
+use sha2::Digest as _;
 use tokio::time::Instant;
 
 use crate::adapters::aws::transport_text;
@@ -94,60 +94,53 @@ impl Secrets {
     }
 
     /// Writes `value` as the secret's current version only while
-    /// `expected_version` still is; answers the new version's id, or
-    /// `None` when another writer got there first (the value stays theirs). Secrets Manager has no conditional
-    /// PutSecretValue, so the new version is put under the `AWSPENDING`
-    /// label (its `ClientRequestToken`, the value's SHA-256, makes a retry
-    /// idempotent) and `AWSCURRENT` is moved to it with
-    /// `UpdateSecretVersionStage`, whose `RemoveFromVersionId` must name
-    /// the version holding the label or the call fails (AWS Secrets
-    /// Manager API reference, UpdateSecretVersionStage; "Secrets Manager
-    /// concepts: versions and staging labels").
+    /// `expected_version` still is the one it replaces; answers the new
+    /// version's id, or `None` when another writer replaced
+    /// `expected_version` first (the value stays theirs).
+    ///
+    /// Secrets Manager has no conditional PutSecretValue, but a version's
+    /// id is its `ClientRequestToken`, and "if a version with this value
+    /// already exists and that version's SecretString ... [is] different
+    /// from those in the request, then the request fails because you
+    /// cannot modify an existing version" (AWS Secrets Manager API
+    /// reference, PutSecretValue, ClientRequestToken). The token here is
+    /// derived from `expected_version`: every writer that replaces a
+    /// version names its successor the same, so only the first succeeds
+    /// (`ResourceExistsException` for the others); a retry of the same
+    /// write is answered as done.
     pub async fn replace(
         &self,
         id: &str,
         expected_version: &str,
         value: &str,
     ) -> Result<Option<String>, SecretError> {
-        let request_token = hex::encode(sha2::Sha256::digest(value.as_bytes()));
+        let successor = successor_version(expected_version);
         let put = self
             .client
             .put_secret_value()
             .secret_id(id)
             .secret_string(value)
-            .client_request_token(&request_token)
-            .version_stages("AWSPENDING")
-            .send()
-            .await
-            .map_err(|e| write_error(id, &e))?;
-        let new_version = put.version_id().unwrap_or(&request_token).to_string();
-        let moved = self
-            .client
-            .update_secret_version_stage()
-            .secret_id(id)
-            .version_stage("AWSCURRENT")
-            .move_to_version_id(&new_version)
-            .remove_from_version_id(expected_version)
+            .client_request_token(&successor)
             .send()
             .await;
-        match moved {
-            Ok(_) => {
+        match put {
+            Ok(output) => {
                 if let Ok(mut cache) = self.cache.lock() {
                     cache.insert(id.to_string(), (Instant::now(), value.trim().into()));
                 }
-                Ok(Some(new_version))
+                Ok(Some(output.version_id().unwrap_or(&successor).to_string()))
             }
-            Err(error) => match error.as_service_error() {
-                Some(e)
-                    if e.is_invalid_parameter_exception() || e.is_invalid_request_exception() =>
-                {
-                    if let Ok(mut cache) = self.cache.lock() {
-                        cache.remove(id);
-                    }
-                    Ok(None)
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_resource_exists_exception()) =>
+            {
+                if let Ok(mut cache) = self.cache.lock() {
+                    cache.remove(id);
                 }
-                _ => Err(write_error(id, &error)),
-            },
+                Ok(None)
+            }
+            Err(error) => Err(write_error(id, &error)),
         }
     }
 
@@ -156,6 +149,14 @@ impl Secrets {
         let (at, value) = cache.get(id)?;
         (at.elapsed() < SECRET_TTL).then(|| value.clone())
     }
+}
+
+/// The `ClientRequestToken` (the version id) of the version that replaces
+/// `version`: 64 hex digits (Secrets Manager takes 32 to 64 characters).
+pub fn successor_version(version: &str) -> String {
+    hex::encode(sha2::Sha256::digest(
+        format!("kvsync-successor-of:{version}").as_bytes(),
+    ))
 }
 
 /// A secret's value and the version holding `AWSCURRENT`.
@@ -228,6 +229,14 @@ pub fn kvcore_token(secret: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_version_s_successor_has_one_id_every_writer_agrees_on() {
+        let next = successor_version("a1b2");
+        assert_eq!(next.len(), 64, "Secrets Manager takes 32 to 64 characters");
+        assert_eq!(next, successor_version("a1b2"));
+        assert_ne!(next, successor_version("a1b3"));
+    }
 
     #[test]
     fn kvcore_token_bare_or_json() {
