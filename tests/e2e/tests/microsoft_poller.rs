@@ -20,8 +20,12 @@ struct Polled {
 
 impl Polled {
     async fn start() -> Polled {
+        Polled::start_with(FakeConfig::default()).await
+    }
+
+    async fn start_with(config: FakeConfig) -> Polled {
         let world = World::start().await;
-        let microsoft = FakeMicrosoft::start(FakeConfig::default()).await.unwrap();
+        let microsoft = FakeMicrosoft::start(config).await.unwrap();
         let poller = world
             .stack
             .spawn_microsoft_poller(&microsoft)
@@ -560,4 +564,136 @@ async fn named_folders_are_polled_each_with_its_own_delta_link() {
         "{refused}"
     );
     assert_eq!(refused["listed"], 0);
+}
+
+fn kvsync_bin() -> String {
+    std::env::var("KVSYNC_BIN").unwrap_or_else(|_| {
+        kvsync_devstack::template::workspace_root()
+            .join("target/debug/kvsync")
+            .display()
+            .to_string()
+    })
+}
+
+#[tokio::test]
+async fn microsoft_connect_runs_the_device_code_flow_and_the_poller_uses_the_grant() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+
+    let p = Polled::start_with(FakeConfig {
+        device_interval: Duration::from_secs(1),
+        ..FakeConfig::default()
+    })
+    .await;
+    p.microsoft
+        .add_contact(contact("Ann", "Lee", "ann@example.com"));
+    // A `microsoft` workflow whose secret does not exist yet.
+    let secret = p.world.stack.secret_name("kvsync/m/microsoft-oauth");
+    p.world
+        .workflow(
+            "m",
+            json!({"source": {"S": "microsoft"}, "microsoft_oauth_secret": {"S": secret}, "initial_sync": {"S": "all"}}),
+        )
+        .await;
+    let config = p.microsoft.config();
+    let env = p.world.stack.microsoft_poller_env(&p.microsoft).unwrap();
+    let mut cli = tokio::process::Command::new(kvsync_bin())
+        .args(["microsoft", "connect", "m", "--tenant", &config.tenant])
+        .args(["--client-id", &config.client_id])
+        .env_clear()
+        .envs(env.clone())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("kvsync runs (cargo build -p kvsync-cli)");
+    let mut stderr = BufReader::new(cli.stderr.take().unwrap()).lines();
+    let mut shown = String::new();
+    let mut address = None;
+    let user_code = loop {
+        let line = tokio::time::timeout(Duration::from_secs(20), stderr.next_line())
+            .await
+            .expect("the code is printed")
+            .unwrap()
+            .unwrap_or_else(|| panic!("kvsync exited: {shown}"));
+        shown.push_str(&line);
+        shown.push('\n');
+        if let Some(url) = line.trim().strip_prefix("open") {
+            address = Some(url.trim().to_string());
+        }
+        if let Some(code) = line.trim().strip_prefix("enter") {
+            break code.trim().to_string();
+        }
+    };
+    assert_eq!(address, Some(p.microsoft.device_login_url()), "{shown}");
+
+    // The person takes a moment: kvsync polls and hears authorization_pending.
+    for _ in 0..50 {
+        if p.microsoft.count_requests(|r| r.is_token()) > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let login = reqwest::get(format!(
+        "{}?code={user_code}",
+        p.microsoft.device_login_url()
+    ))
+    .await
+    .unwrap();
+    assert_eq!(login.status().as_u16(), 200);
+    let rest = tokio::time::timeout(Duration::from_secs(30), cli.wait_with_output())
+        .await
+        .expect("kvsync ends")
+        .unwrap();
+    while let Ok(Some(line)) = stderr.next_line().await {
+        shown.push_str(&line);
+    }
+    let out = String::from_utf8_lossy(&rest.stdout).into_owned();
+    assert!(rest.status.success(), "{out}\n{shown}");
+    assert!(out.contains("connected"), "{out}");
+
+    let tokens: Vec<_> = p
+        .microsoft
+        .requests()
+        .into_iter()
+        .filter(|r| r.is_token())
+        .collect();
+    assert_eq!(
+        tokens[0].param("grant_type"),
+        Some("urn:ietf:params:oauth:grant-type:device_code")
+    );
+    assert_eq!(
+        tokens[0].status, 400,
+        "authorization_pending first: {tokens:?}"
+    );
+    assert_eq!(tokens.last().unwrap().status, 200);
+    let stored = p.secret(&secret).await;
+    let refresh = stored["refresh_token"].as_str().unwrap();
+    assert!(p.microsoft.refresh_token_is_live(refresh), "{stored}");
+    assert_eq!(stored["tenant"], config.tenant.as_str());
+    assert_eq!(stored["client_id"], config.client_id.as_str());
+    assert!(
+        !out.contains(refresh) && !shown.contains(refresh),
+        "never printed"
+    );
+
+    let polled = p.run("m").await;
+    assert_eq!(polled["created"], 1, "{polled}");
+    assert_eq!(polled["finished"], true);
+
+    // `kvsync microsoft status` shows the run and the folder.
+    let status = tokio::process::Command::new(kvsync_bin())
+        .args(["microsoft", "status", "m"])
+        .env_clear()
+        .envs(env)
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(status.status.success(), "{text}");
+    assert!(text.contains("created 1"), "{text}");
+    assert!(
+        text.contains("folder        contacts: a delta link"),
+        "{text}"
+    );
+    assert!(text.contains("reconnect_needed: no"), "{text}");
 }
