@@ -34,14 +34,14 @@ fn error(status: StatusCode, code: &str, message: &str) -> Response {
         .into_response()
 }
 
-/// The bearer token is live, or the 401 to answer.
-fn authorized(state: &State, headers: &HeaderMap) -> Result<(), Response> {
+/// The 401 to answer unless the bearer token is live.
+fn unauthorized(state: &State, headers: &HeaderMap) -> Option<Response> {
     let token = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     match token.and_then(|t| state.access_tokens.get(t)) {
-        Some(expires) if *expires > crate::now_ms() => Ok(()),
+        Some(expires) if *expires > crate::now_ms() => None,
         _ => {
             let mut response = error(
                 StatusCode::UNAUTHORIZED,
@@ -52,7 +52,7 @@ fn authorized(state: &State, headers: &HeaderMap) -> Result<(), Response> {
                 "www-authenticate",
                 HeaderValue::from_static("Bearer realm=\"\", error=\"invalid_token\""),
             );
-            Err(response)
+            Some(response)
         }
     }
 }
@@ -112,9 +112,9 @@ async fn folders(
 ) -> Response {
     let mut state = lock(&state);
     let params = query_pairs(&query);
-    let response = match authorized(&state, &headers) {
-        Err(response) => response,
-        Ok(()) => match fault(&mut state) {
+    let response = match unauthorized(&state, &headers) {
+        Some(response) => response,
+        None => match fault(&mut state) {
             Some(response) => response,
             None => {
                 let value: Vec<Value> = state
@@ -156,9 +156,9 @@ async fn delta(
     let mut state = lock(&state);
     let mut params = query_pairs(&query);
     params.push(("folder".into(), folder.clone()));
-    let response = match authorized(&state, &headers) {
-        Err(response) => response,
-        Ok(()) => match fault(&mut state) {
+    let response = match unauthorized(&state, &headers) {
+        Some(response) => response,
+        None => match fault(&mut state) {
             Some(response) => response,
             None => delta_page(&mut state, &folder, &params, &headers),
         },

@@ -351,7 +351,7 @@ async fn device_login(
         return Html("<p>Enter the code shown by the app: ?code=...</p>").into_response();
     };
     let approve = !query.contains_key("decline");
-    if sign_in(&mut lock(&state), &code, approve) {
+    if sign_in(&mut lock(&state), code, approve) {
         Html("<p>You have signed in to kvsync on your device. You may now close this window.</p>")
             .into_response()
     } else {
