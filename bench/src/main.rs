@@ -13,6 +13,7 @@ mod google;
 mod indexer;
 mod latency;
 mod mapping;
+mod microsoft;
 mod queued;
 mod scenarios;
 mod stats;
@@ -451,8 +452,8 @@ async fn main() -> Result<(), Error> {
     let moto = stack::moto_url_from_env().ok_or("MOTO_URL is not set: run `make bench`")?;
     let ddb = DynamoDbCounter::start(&moto).await?;
     // `BENCH_ONLY=real-region`: only the update with a region's latencies
-    // (a minute instead of the whole run's seven); `BENCH_ONLY=google`:
-    // only the Google poller.
+    // (a minute instead of the whole run's seven); `BENCH_ONLY=google`
+    // or `BENCH_ONLY=microsoft`: only that poller.
     match std::env::var("BENCH_ONLY").as_deref() {
         Ok("real-region") => {
             let real = latency::real_region(&ddb).await?;
@@ -462,6 +463,11 @@ async fn main() -> Result<(), Error> {
         // Only the Google poller's full listing and re-listing.
         Ok("google") => {
             println!("google poller: {}", google::run().await);
+            return Ok(());
+        }
+        // Only the Microsoft poller's full listing and re-listing.
+        Ok("microsoft") => {
+            println!("microsoft poller: {}", microsoft::run().await);
             return Ok(());
         }
         _ => {}
@@ -582,6 +588,8 @@ async fn main() -> Result<(), Error> {
     println!("\nqueued delivery: {queued}");
     let google_poller = google::run().await;
     println!("google poller: {google_poller}");
+    let microsoft_poller = microsoft::run().await;
+    println!("microsoft poller: {microsoft_poller}");
 
     let report = json!({
         "binary": binary.display().to_string(),
@@ -608,6 +616,7 @@ async fn main() -> Result<(), Error> {
         "queued_delivery": queued,
         "google_poller": google_poller,
         "filters_and_mapping": mapping,
+        "microsoft_poller": microsoft_poller,
     });
     let dir = kvsync_devstack::template::workspace_root().join("target/bench");
     std::fs::create_dir_all(&dir)?;

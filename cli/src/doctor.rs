@@ -72,10 +72,15 @@ pub async fn run(stack_args: &StackArgs, args: DoctorArgs) -> Result<ExitCode, S
         .google_sync_table
         .clone()
         .map(|table| GoogleSyncStore::new(stack.dynamodb(), table));
+    let microsoft_sync = stack
+        .microsoft_sync_table
+        .clone()
+        .map(|table| GoogleSyncStore::new(stack.dynamodb(), table));
     let health = Health {
         services: &services,
         google: Some(&google),
         google_sync: google_sync.as_ref(),
+        microsoft_sync: microsoft_sync.as_ref(),
         followupboss_system: SystemSetting {
             name: args.system.system.clone(),
             key: args.system.system_key.clone(),

@@ -332,7 +332,7 @@ pub async fn status(stack_args: &StackArgs, workflow_id: &str) -> Result<ExitCod
     })
 }
 
-fn counts(summary: &serde_json::Value) -> String {
+pub(crate) fn counts(summary: &serde_json::Value) -> String {
     let number = |k: &str| summary[k].as_u64().unwrap_or(0);
     let mut text = format!(
         "listed {}, created {}, updated {}, unchanged {}, skipped {}, failed {}",
@@ -352,7 +352,7 @@ fn counts(summary: &serde_json::Value) -> String {
     text
 }
 
-fn minutes(ms: i64) -> String {
+pub(crate) fn minutes(ms: i64) -> String {
     let minutes = ms.max(0) / 60_000;
     match minutes {
         0 => "under a minute".to_string(),

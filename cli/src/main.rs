@@ -15,6 +15,7 @@ mod followupboss;
 mod google;
 mod index;
 mod item;
+mod microsoft;
 mod queued;
 mod secret_store;
 mod stack;
@@ -124,6 +125,14 @@ enum Command {
         after_help = "Examples:\n  kvsync google connect contacts --client-secret client_secret.json\n  kvsync google status contacts"
     )]
     Google(GoogleCommand),
+    /// Microsoft 365 / Outlook contacts of a `microsoft` workflow (SPEC
+    /// section 15): connect an account with a device code, see the
+    /// poller's last run.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  kvsync microsoft connect contacts --tenant contoso.onmicrosoft.com --client-id 00000000-0000-0000-0000-000000000000\n  kvsync microsoft status contacts"
+    )]
+    Microsoft(MicrosoftCommand),
     /// The phone index of a workflow's scope (SPEC section 9).
     #[command(
         subcommand,
@@ -174,6 +183,24 @@ enum GoogleCommand {
     /// The google-poller's last run for the workflow, its counts, the sync
     /// token's age and reconnect_needed.
     #[command(after_help = "Example:\n  kvsync google status contacts")]
+    Status {
+        /// The workflow's id.
+        workflow_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum MicrosoftCommand {
+    /// The device code flow: prints a code and the address to enter it
+    /// at, waits for the sign-in, and stores the grant in the workflow's
+    /// microsoft_oauth_secret (the token is never shown).
+    #[command(
+        after_help = "Example:\n  kvsync microsoft connect contacts --tenant contoso.onmicrosoft.com --client-id 00000000-0000-0000-0000-000000000000"
+    )]
+    Connect(microsoft::ConnectArgs),
+    /// The microsoft-poller's last run for the workflow, its counts, its
+    /// folders and reconnect_needed.
+    #[command(after_help = "Example:\n  kvsync microsoft status contacts")]
     Status {
         /// The workflow's id.
         workflow_id: String,
@@ -248,6 +275,12 @@ async fn run(stack: &StackArgs, command: Command) -> Result<ExitCode, String> {
         Command::Google(GoogleCommand::Connect(args)) => google::connect(stack, args).await,
         Command::Google(GoogleCommand::Status { workflow_id }) => {
             google::status(stack, &workflow_id).await
+        }
+        Command::Microsoft(MicrosoftCommand::Connect(args)) => {
+            microsoft::connect(stack, args).await
+        }
+        Command::Microsoft(MicrosoftCommand::Status { workflow_id }) => {
+            microsoft::status(stack, &workflow_id).await
         }
         Command::Index(IndexCommand::Build { workflow_id }) => {
             let services = services(stack).await?;

@@ -37,6 +37,10 @@ pub struct StackArgs {
     /// The Google sync table (Google polling; output GoogleSyncTableName).
     #[arg(long, global = true, env = "GOOGLE_SYNC_TABLE")]
     pub google_sync_table: Option<String>,
+    /// The Microsoft sync table (Microsoft polling; output
+    /// MicrosoftSyncTableName).
+    #[arg(long, global = true, env = "MICROSOFT_SYNC_TABLE")]
+    pub microsoft_sync_table: Option<String>,
     /// The webhook base URL, `<WebhookUrl>` of `<WebhookUrl>/<workflow_id>`
     /// (output WebhookUrl; `make dev`: http://127.0.0.1:3000/webhooks).
     #[arg(long, global = true, env = "KVSYNC_WEBHOOK_URL")]
@@ -55,6 +59,7 @@ pub struct Stack {
     pub persons_table: Option<String>,
     pub phone_index_table: Option<String>,
     pub google_sync_table: Option<String>,
+    pub microsoft_sync_table: Option<String>,
     /// Without a trailing slash.
     pub webhook_url: Option<String>,
     pub secrets_prefix: String,
@@ -81,6 +86,7 @@ impl Stack {
             persons_table: pick(&args.persons_table, "PersonsTableName"),
             phone_index_table: pick(&args.phone_index_table, "PhoneIndexTableName"),
             google_sync_table: pick(&args.google_sync_table, "GoogleSyncTableName"),
+            microsoft_sync_table: pick(&args.microsoft_sync_table, "MicrosoftSyncTableName"),
             webhook_url: pick(&args.webhook_url, "WebhookUrl")
                 .map(|url| url.trim_end_matches('/').to_string()),
             secrets_prefix: args

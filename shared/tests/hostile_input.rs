@@ -89,7 +89,12 @@ fn context(agent_map: &BTreeMap<String, u64>) -> ParseContext<'_> {
     }
 }
 
-const SOURCES: [Source; 3] = [Source::Generic, Source::Google, Source::FollowUpBoss];
+const SOURCES: [Source; 4] = [
+    Source::Generic,
+    Source::Google,
+    Source::FollowUpBoss,
+    Source::Microsoft,
+];
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(400))]

@@ -25,6 +25,7 @@ pub async fn handle(clients: &Clients, event: LambdaEvent<Value>) -> Result<Summ
         services: &clients.services,
         google: Some(&clients.google),
         google_sync: Some(&clients.google_sync),
+        microsoft_sync: Some(&clients.microsoft_sync),
         followupboss_system: clients.followupboss_system.clone(),
         // A Follow Up Boss webhook counts when its URL ends in
         // `/webhooks/<workflow_id>` (the function is not told the API's URL).

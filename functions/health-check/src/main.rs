@@ -23,6 +23,7 @@ pub struct Clients {
     pub services: Services,
     pub google: Google,
     pub google_sync: GoogleSyncStore,
+    pub microsoft_sync: GoogleSyncStore,
     pub followupboss_system: SystemSetting,
 }
 
@@ -80,7 +81,8 @@ async fn clients_from_env() -> Result<Clients, String> {
         &std::env::var("GOOGLE_OAUTH_TOKEN_URL").unwrap_or_else(|_| DEFAULT_TOKEN_URL.into()),
     )
     .map_err(|e| e.to_string())?;
-    let google_sync = GoogleSyncStore::new(dynamodb, env("GOOGLE_SYNC_TABLE")?);
+    let google_sync = GoogleSyncStore::new(dynamodb.clone(), env("GOOGLE_SYNC_TABLE")?);
+    let microsoft_sync = GoogleSyncStore::new(dynamodb, env("MICROSOFT_SYNC_TABLE")?);
     // The system's key is a secret: never an environment variable. A
     // `followupboss`-auth workflow's webhook_secret holds it.
     let followupboss_system = SystemSetting {
@@ -91,6 +93,7 @@ async fn clients_from_env() -> Result<Clients, String> {
         services,
         google,
         google_sync,
+        microsoft_sync,
         followupboss_system,
     })
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 mod google_demo;
+mod microsoft_demo;
 mod queued_demo;
 
 use kvsync_devstack::runtime_api::SpawnOptions;
@@ -19,7 +20,7 @@ use kvsync_devstack::{Result, gateway, template};
 use serde_json::json;
 
 const USAGE: &str = "\
-usage: devstack [--moto URL] [--port 3000] [--kvcore-port 8090] [--google-port 8091] [--webhook-bin PATH]
+usage: devstack [--moto URL] [--port 3000] [--kvcore-port 8090] [--google-port 8091] [--microsoft-port 8093] [--webhook-bin PATH]
        devstack sign --secret whsec_... --file body.json [--url URL] [--id msg_...] [--timestamp SECS]
 
   devstack       the local stack: tables in moto_server (MOTO_URL or AWS_ENDPOINT_URL),
@@ -39,6 +40,8 @@ const INDEXER_EVERY: Duration = Duration::from_secs(30);
 const HEALTH_EVERY: Duration = Duration::from_secs(120);
 /// The Google fake's port in `make dev`.
 const GOOGLE_PORT: u16 = 8091;
+/// The Microsoft Graph fake's port in `make dev`.
+const MICROSOFT_PORT: u16 = 8093;
 const SAMPLE_EVENT: &str = "infra/events/generic-john-smith.json";
 
 #[tokio::main]
@@ -97,6 +100,7 @@ async fn dev(args: &[String]) -> Result<()> {
             "--port",
             "--kvcore-port",
             "--google-port",
+            "--microsoft-port",
             "--webhook-bin",
         ],
     )?;
@@ -173,6 +177,16 @@ async fn dev(args: &[String]) -> Result<()> {
         )),
     )
     .await?;
+    // Microsoft 365 / Outlook contacts (SPEC section 15): the Graph fake
+    // and the microsoft-poller on a short timer.
+    let microsoft = microsoft_demo::start(
+        &stack,
+        SocketAddr::from((
+            Ipv4Addr::LOCALHOST,
+            port(&flags, "--microsoft-port", MICROSOFT_PORT)?,
+        )),
+    )
+    .await?;
 
     // The daily health check (SPEC section 14), on a short timer.
     let health = stack.spawn_health_check(None, &google.env).await?;
@@ -221,9 +235,12 @@ async fn dev(args: &[String]) -> Result<()> {
         whsec = DEMO_WHSEC,
     );
     println!("{}", google.text);
+    println!("{}", microsoft.text);
     let queued = queued_demo::start(&stack, &followupboss, &base).await?;
     println!("{}", queued.text);
-    print_operator_env(&stack, &base, &google.env);
+    let mut source_env = google.env.clone();
+    source_env.extend(microsoft.env.iter().cloned());
+    print_operator_env(&stack, &base, &source_env);
 
     let mut gateway_task = gateway_task;
     tokio::select! {
@@ -235,6 +252,7 @@ async fn dev(args: &[String]) -> Result<()> {
     index_task.abort();
     health_task.abort();
     google.stop().await;
+    microsoft.stop().await;
     let _ = index_task.await;
     let _ = health_task.await;
     // Kill the function first (Drop kills it too, when a connection still holds it), then the fake.
@@ -311,7 +329,8 @@ fn print_operator_env(stack: &LocalStack, base: &str, google_env: &[(String, Str
             env.push((name.clone(), table.clone()));
         }
     }
-    // The Google fake's endpoints (doctor checks the grant there).
+    // The Google and Microsoft fakes' endpoints (doctor checks the Google
+    // grant there; `kvsync microsoft connect` asks the fake for a code).
     env.extend(google_env.iter().cloned());
     env.push(("KVSYNC_WEBHOOK_URL".into(), format!("{base}/webhooks")));
     env.push(("KVSYNC_SECRETS_PREFIX".into(), format!("{PREFIX}kvsync/")));

@@ -630,6 +630,8 @@ impl LocalStack {
 mod google;
 mod health;
 pub use google::default_google_poller_bin;
+mod microsoft;
+pub use microsoft::default_microsoft_poller_bin;
 
 struct Urls<'a> {
     aws_endpoint: &'a str,

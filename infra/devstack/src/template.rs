@@ -17,6 +17,8 @@ pub const SYNC_WORKER_FUNCTION: &str = "SyncWorkerFunction";
 pub const GOOGLE_POLLER_FUNCTION: &str = "GooglePollerFunction";
 /// The logical id of the daily health check in template.yaml (SPEC section 14).
 pub const HEALTH_CHECK_FUNCTION: &str = "HealthCheckFunction";
+/// The logical id of the scheduled Microsoft poller in template.yaml (SPEC section 15).
+pub const MICROSOFT_POLLER_FUNCTION: &str = "MicrosoftPollerFunction";
 
 /// One `AWS::SQS::Queue` resource, its numbers resolved with the
 /// parameters' defaults.
@@ -537,6 +539,7 @@ mod tests {
             "PHONE_INDEX_TABLE",
             "PACING_TABLE",
             "GOOGLE_SYNC_TABLE",
+            "MICROSOFT_SYNC_TABLE",
         ]
         .map(|s| Some(s.to_string()));
         assert_eq!(vars, expected);

@@ -139,6 +139,22 @@ pub fn reconnect_needed_record(workflow_id: &str) -> Value {
     )
 }
 
+/// A polled workflow of another source than Google (SPEC section 15:
+/// `source` = `microsoft`) whose refresh token is refused: published per
+/// workflow and per source (not in the all-workflows total Google's alarm
+/// watches), so each source has its own alarm.
+pub fn source_reconnect_needed_record(source: &str, workflow_id: &str) -> Value {
+    record(
+        &[("workflow_id", workflow_id), ("source", source)],
+        &[&["workflow_id"], &["source"]],
+        &[Metric {
+            name: "ReconnectNeeded",
+            unit: "Count",
+            value: 1.0,
+        }],
+    )
+}
+
 /// A queued person failed past the sync queue's receive limit and goes to
 /// the dead-letter queue (SPEC section 11), by error code; alarmed on.
 pub fn dead_letter_record(workflow_id: &str, code: &str) -> Value {

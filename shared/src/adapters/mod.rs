@@ -1,4 +1,5 @@
 //! One remote service each, HTTP or AWS, and no decisions: kvCORE, Google,
+//! Microsoft (Graph and the identity platform),
 //! Follow Up Boss, DynamoDB (`store`), SQS (`queue`), Secrets Manager, and
 //! CloudWatch metrics. They speak the domain's types; the flows call them.
 
@@ -7,6 +8,7 @@ pub mod followupboss;
 pub mod google;
 pub mod kvcore;
 pub mod metrics;
+pub mod microsoft;
 pub mod queue;
 pub mod retry;
 pub mod secrets;

@@ -105,6 +105,48 @@ const FOLLOWUPBOSS_FIELDS: [&str; 31] = [
     "timeframeId",
 ];
 
+/// A Microsoft Graph `contact`'s properties (learn.microsoft.com, Graph
+/// v1.0, "contact resource type").
+const MICROSOFT_FIELDS: [&str; 37] = [
+    "id",
+    "createdDateTime",
+    "lastModifiedDateTime",
+    "changeKey",
+    "categories",
+    "parentFolderId",
+    "birthday",
+    "fileAs",
+    "displayName",
+    "givenName",
+    "initials",
+    "middleName",
+    "nickName",
+    "surname",
+    "title",
+    "yomiGivenName",
+    "yomiSurname",
+    "yomiCompanyName",
+    "generation",
+    "emailAddresses",
+    "imAddresses",
+    "jobTitle",
+    "companyName",
+    "department",
+    "officeLocation",
+    "profession",
+    "businessHomePage",
+    "assistantName",
+    "manager",
+    "homePhones",
+    "mobilePhone",
+    "businessPhones",
+    "homeAddress",
+    "businessAddress",
+    "otherAddress",
+    "spouseName",
+    "personalNotes",
+];
+
 impl Path {
     /// Reads a path written in the console for a workflow of `source`. The
     /// error says what was expected and the nearest valid path.
@@ -123,11 +165,13 @@ impl Path {
                 Source::Google => &GOOGLE_FIELDS,
                 Source::FollowUpBoss if first.starts_with("custom") && first.len() > 6 => &[],
                 Source::FollowUpBoss => &FOLLOWUPBOSS_FIELDS,
+                Source::Microsoft => &MICROSOFT_FIELDS,
                 Source::Generic => &[],
             };
             if !known.is_empty() && !known.contains(&first) {
                 let what = match source {
                     Source::Google => "a Google person's field",
+                    Source::Microsoft => "a Microsoft Graph contact's field",
                     _ => "a Follow Up Boss person's field or a custom field (customXxx)",
                 };
                 return Err(PathProblem {

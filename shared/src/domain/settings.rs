@@ -64,6 +64,9 @@ pub enum Source {
     Generic,
     Google,
     FollowUpBoss,
+    /// Microsoft 365 / Outlook contacts, polled through Microsoft Graph
+    /// (SPEC section 15); it takes no webhooks.
+    Microsoft,
 }
 
 /// How a workflow's webhooks prove where they come from (SPEC section 4).
@@ -132,6 +135,13 @@ pub struct Settings {
     /// true: every event writes every differing field, reverting edits
     /// made in kvCORE (SPEC section 6, "Edits made in kvCORE").
     pub revert_kvcore_edits: bool,
+    /// Secrets Manager id of JSON `{"tenant", "client_id",
+    /// "refresh_token"}` (and `client_secret` for a confidential app),
+    /// SPEC section 15; required for a `microsoft` workflow.
+    pub microsoft_oauth_secret: Option<String>,
+    /// The contact folders (display names) a `microsoft` workflow polls;
+    /// empty: the default Contacts folder (SPEC section 15).
+    pub microsoft_folders: Vec<String>,
 }
 
 /// What the first listing of a polled Google workflow syncs (SPEC section
@@ -192,6 +202,13 @@ impl Settings {
     pub fn is_polled_google(&self) -> bool {
         self.enabled && self.source == Source::Google && self.google_oauth_secret.is_some()
     }
+
+    /// Whether the `microsoft-poller` polls this workflow (SPEC section
+    /// 15): enabled, `source` = `microsoft` (which requires a
+    /// `microsoft_oauth_secret`).
+    pub fn is_polled_microsoft(&self) -> bool {
+        self.enabled && self.source == Source::Microsoft && self.microsoft_oauth_secret.is_some()
+    }
 }
 
 /// A setting that cannot be used, said so a console editor can fix it.
@@ -205,7 +222,7 @@ pub struct SettingsError {
 }
 
 /// Every attribute a workflow item may have.
-pub const KNOWN_ATTRIBUTES: [&str; 26] = [
+pub const KNOWN_ATTRIBUTES: [&str; 28] = [
     "workflow_id",
     "enabled",
     "source",
@@ -232,6 +249,8 @@ pub const KNOWN_ATTRIBUTES: [&str; 26] = [
     "filters",
     "field_map",
     "revert_kvcore_edits",
+    "microsoft_oauth_secret",
+    "microsoft_folders",
 ];
 
 /// A workflow attribute nobody reads, with the known name it most resembles.
@@ -264,6 +283,7 @@ pub fn parse(
             ("generic", Source::Generic),
             ("google", Source::Google),
             ("followupboss", Source::FollowUpBoss),
+            ("microsoft", Source::Microsoft),
         ],
     )?;
     let source = source.unwrap_or(Source::Generic);
@@ -278,7 +298,7 @@ pub fn parse(
         )?
         .unwrap_or(match source {
             Source::FollowUpBoss => AuthScheme::FollowUpBoss,
-            Source::Generic | Source::Google => AuthScheme::Standard,
+            Source::Generic | Source::Google | Source::Microsoft => AuthScheme::Standard,
         });
     let default_country = match read.string("default_country")? {
         None => Region::default(),
@@ -325,7 +345,7 @@ pub fn parse(
                 // A Follow Up Boss event may name hundreds of people and FUB
                 // wants its 2xx within 10 s (SPEC section 11).
                 Source::FollowUpBoss => DeliveryMode::Queued,
-                Source::Generic | Source::Google => DeliveryMode::Sync,
+                Source::Generic | Source::Google | Source::Microsoft => DeliveryMode::Sync,
             }),
         google_oauth_secret: read.string("google_oauth_secret")?,
         initial_sync: read
@@ -344,6 +364,8 @@ pub fn parse(
             Some(attr) => field_map::parse(workflow_id, source, attr)?,
         },
         revert_kvcore_edits: read.boolean("revert_kvcore_edits")?.unwrap_or(false),
+        microsoft_oauth_secret: read.string("microsoft_oauth_secret")?,
+        microsoft_folders: read.folder_names("microsoft_folders")?,
     };
     check_combinations(&settings, item)?;
 
@@ -391,12 +413,36 @@ fn check_combinations(settings: &Settings, item: &Item) -> Result<(), SettingsEr
             ),
         ));
     }
+    // SPEC section 15: a `microsoft` workflow is polled with its
+    // `microsoft_oauth_secret`, and only it.
+    if settings.source == Source::Microsoft && settings.microsoft_oauth_secret.is_none() {
+        return Err(error(
+            "microsoft_oauth_secret",
+            "the Secrets Manager id of the Microsoft OAuth grant (S) when source is \"microsoft\" (kvsync microsoft connect stores it)",
+            "nothing".to_string(),
+        ));
+    }
+    for attribute in ["microsoft_oauth_secret", "microsoft_folders"] {
+        if item.get(attribute).is_some_and(|a| *a != Attr::Null)
+            && settings.source != Source::Microsoft
+        {
+            return Err(error(
+                attribute,
+                "absent unless source is \"microsoft\"",
+                item.get("source").map_or_else(
+                    || "source absent (generic)".to_string(),
+                    |s| format!("source {}", s.describe()),
+                ),
+            ));
+        }
+    }
     if item.get("initial_sync").is_some_and(|a| *a != Attr::Null)
         && settings.google_oauth_secret.is_none()
+        && settings.source != Source::Microsoft
     {
         return Err(error(
             "initial_sync",
-            "set only on a polled Google workflow (source \"google\" with a google_oauth_secret)",
+            "set only on a polled workflow (source \"google\" with a google_oauth_secret, or source \"microsoft\")",
             item.get("initial_sync")
                 .map_or_else(String::new, Attr::describe),
         ));
@@ -507,6 +553,40 @@ impl Reader<'_> {
                 .ok_or_else(|| self.error(name, &expected, attr)),
             other => Err(self.error(name, &expected, other)),
         }
+    }
+
+    /// A set of names (SS; an L of S is read too, as the console may
+    /// write one), each trimmed and non-empty, in the item's order.
+    fn folder_names(&self, name: &str) -> Result<Vec<String>, SettingsError> {
+        const EXPECTED: &str = "a string set (SS) of contact folder display names";
+        let names: Vec<String> = match self.get(name) {
+            None => return Ok(Vec::new()),
+            Some(Attr::Ss(names)) => names.clone(),
+            Some(attr @ Attr::L(items)) => items
+                .iter()
+                .map(|item| match item {
+                    Attr::S(s) => Ok(s.clone()),
+                    _ => Err(self.error(name, EXPECTED, attr)),
+                })
+                .collect::<Result<_, _>>()?,
+            Some(other) => return Err(self.error(name, EXPECTED, other)),
+        };
+        let mut folders = Vec::new();
+        for (index, folder) in names.iter().enumerate() {
+            let folder = folder.trim();
+            if folder.is_empty() {
+                return Err(SettingsError {
+                    workflow_id: self.workflow_id.to_string(),
+                    attribute: format!("{name}[{index}]"),
+                    expected: "a folder's display name".into(),
+                    found: "an empty string".into(),
+                });
+            }
+            if !folders.iter().any(|f: &String| f == folder) {
+                folders.push(folder.to_string());
+            }
+        }
+        Ok(folders)
     }
 
     /// A positive, finite number (N), e.g. a rate.
@@ -677,6 +757,86 @@ mod tests {
             ("enabled", Attr::Bool(false)),
         ]);
         assert!(!parse("demo", &disabled).unwrap().0.is_polled_google());
+    }
+
+    #[test]
+    fn a_microsoft_workflow_is_polled_with_its_secret_and_folders() {
+        let item = with(&[
+            ("source", Attr::S("microsoft".into())),
+            ("microsoft_oauth_secret", Attr::S("kvsync/demo/ms".into())),
+            (
+                "microsoft_folders",
+                Attr::Ss(vec![" Clients ".into(), "Leads".into(), "Clients".into()]),
+            ),
+            ("initial_sync", Attr::S("all".into())),
+        ]);
+        let (s, unknown) = parse("demo", &item).unwrap();
+        assert!(unknown.is_empty(), "{unknown:?}");
+        assert!(s.is_polled_microsoft() && !s.is_polled_google());
+        assert_eq!(s.microsoft_folders, ["Clients", "Leads"]);
+        assert_eq!(s.initial_sync, InitialSync::All);
+        assert_eq!(s.delivery, DeliveryMode::Sync);
+
+        let default_folder = with(&[
+            ("source", Attr::S("microsoft".into())),
+            ("microsoft_oauth_secret", Attr::S("kvsync/demo/ms".into())),
+        ]);
+        assert!(
+            parse("demo", &default_folder)
+                .unwrap()
+                .0
+                .microsoft_folders
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn microsoft_settings_are_refused_where_they_cannot_work() {
+        for (item, attribute, found) in [
+            (
+                with(&[("source", Attr::S("microsoft".into()))]),
+                "microsoft_oauth_secret",
+                "nothing",
+            ),
+            (
+                with(&[("microsoft_oauth_secret", Attr::S("kvsync/demo/ms".into()))]),
+                "microsoft_oauth_secret",
+                "source absent (generic)",
+            ),
+            (
+                with(&[
+                    ("source", Attr::S("google".into())),
+                    ("microsoft_folders", Attr::Ss(vec!["Clients".into()])),
+                ]),
+                "microsoft_folders",
+                "source S \"google\"",
+            ),
+            (
+                with(&[
+                    ("source", Attr::S("microsoft".into())),
+                    ("microsoft_oauth_secret", Attr::S("kvsync/demo/ms".into())),
+                    ("microsoft_folders", Attr::S("Clients".into())),
+                ]),
+                "microsoft_folders",
+                "S \"Clients\"",
+            ),
+            (
+                with(&[
+                    ("source", Attr::S("microsoft".into())),
+                    ("microsoft_oauth_secret", Attr::S("kvsync/demo/ms".into())),
+                    (
+                        "microsoft_folders",
+                        Attr::Ss(vec!["Clients".into(), " ".into()]),
+                    ),
+                ]),
+                "microsoft_folders[1]",
+                "an empty string",
+            ),
+        ] {
+            let error = error_of(&item);
+            assert_eq!(error.attribute, attribute, "{error}");
+            assert_eq!(error.found, found, "{error}");
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! The four flows, each a story told top to bottom that orders the I/O and
+//! The flows, each a story told top to bottom that orders the I/O and
 //! calls each step once: a webhook delivery (`delivery`), a queued person
-//! (`queued`), a Google poll (`google_poll`), a phone index build or
+//! (`queued`), a poll of a polled source (`poll`, over Google's
+//! `google_poll` or Microsoft's `microsoft_poll`), a phone index build or
 //! refresh (`phone_index`, run over every scope by `indexer`). They share
 //! one event's run of people (`event_run`, and `person` for one person
 //! against kvCORE), the clients (`Services`), the invocation's time and the
@@ -15,8 +16,10 @@ pub mod google_poll;
 pub mod health;
 pub mod indexer;
 mod invocation;
+pub mod microsoft_poll;
 pub(crate) mod person;
 pub mod phone_index;
+pub mod poll;
 pub mod queued;
 pub mod scheduled;
 pub mod services;

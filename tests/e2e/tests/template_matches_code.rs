@@ -7,7 +7,7 @@ use std::path::Path;
 
 use kvsync_devstack::template::{
     self, EnvValue, GOOGLE_POLLER_FUNCTION, HEALTH_CHECK_FUNCTION, KVCORE_INDEXER_FUNCTION,
-    KeyType, SYNC_WORKER_FUNCTION, WEBHOOK_FUNCTION,
+    KeyType, MICROSOFT_POLLER_FUNCTION, SYNC_WORKER_FUNCTION, WEBHOOK_FUNCTION,
 };
 use kvsync_devstack::{LocalStack, StackOptions};
 
@@ -23,15 +23,18 @@ const INDEXER_SOURCES: [&str; 2] = ["functions/kvcore-indexer", "shared/src/logg
 const GOOGLE_POLLER_SOURCES: [&str; 2] = ["functions/google-poller", "shared/src/logging.rs"];
 /// The health check builds its own clients too (SPEC section 14).
 const HEALTH_CHECK_SOURCES: [&str; 2] = ["functions/health-check", "shared/src/logging.rs"];
+/// The microsoft-poller builds its own clients too (SPEC section 15).
+const MICROSOFT_POLLER_SOURCES: [&str; 2] = ["functions/microsoft-poller", "shared/src/logging.rs"];
 /// The sync-worker reads `Services` (shared) and its receive limit.
 const SYNC_WORKER_SOURCES: [&str; 2] = ["shared/src", "functions/sync-worker"];
 /// Every function of the template, with the code that reads its environment.
-const FUNCTIONS: [(&str, &[&str]); 5] = [
+const FUNCTIONS: [(&str, &[&str]); 6] = [
     (WEBHOOK_FUNCTION, &FUNCTION_SOURCES),
     (SYNC_WORKER_FUNCTION, &SYNC_WORKER_SOURCES),
     (KVCORE_INDEXER_FUNCTION, &INDEXER_SOURCES),
     (GOOGLE_POLLER_FUNCTION, &GOOGLE_POLLER_SOURCES),
     (HEALTH_CHECK_FUNCTION, &HEALTH_CHECK_SOURCES),
+    (MICROSOFT_POLLER_FUNCTION, &MICROSOFT_POLLER_SOURCES),
 ];
 
 /// Every environment variable read by name in the `.rs` files under `dirs`
@@ -246,6 +249,34 @@ fn the_health_check_reads_exactly_the_variables_the_template_sets_for_it() {
     );
 }
 
+#[test]
+fn the_microsoft_poller_reads_exactly_the_variables_the_template_sets_for_it() {
+    let read: BTreeSet<String> = variables_read(&MICROSOFT_POLLER_SOURCES)
+        .into_iter()
+        .filter(|v| !provided_by_lambda(v))
+        .collect();
+    for expected in [
+        "MICROSOFT_SYNC_TABLE",
+        "MICROSOFT_GRAPH_BASE_URL",
+        "MICROSOFT_TOKEN_URL",
+        "EVENTS_TABLE",
+        "RUST_LOG",
+    ] {
+        assert!(
+            read.contains(expected),
+            "the scan finds {expected}: {read:?}"
+        );
+    }
+    let set: BTreeSet<String> = function_template_env(MICROSOFT_POLLER_FUNCTION)
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    assert_eq!(
+        read, set,
+        "what {MICROSOFT_POLLER_FUNCTION} reads and what template.yaml sets for it"
+    );
+}
+
 /// The sync-worker (SPEC section 11): fed by the sync queue with partial
 /// batch responses and a maximum concurrency; the queue's visibility
 /// timeout above the worker's timeout, its dead-letter queue after the same
@@ -442,6 +473,15 @@ fn every_function_gets_only_its_tables_its_own_logs_and_an_errors_alarm() {
         .expect("the health check");
     assert_eq!(health.value("Type"), Some("Schedule"));
     assert_eq!(health.value("Schedule"), Some("!Ref HealthCheckSchedule"));
+    let microsoft = resources
+        .iter()
+        .find(|r| r.id == MICROSOFT_POLLER_FUNCTION)
+        .expect("the microsoft-poller");
+    assert_eq!(microsoft.value("Type"), Some("Schedule"));
+    assert_eq!(
+        microsoft.value("Schedule"),
+        Some("!Ref MicrosoftPollerSchedule")
+    );
 }
 
 #[test]

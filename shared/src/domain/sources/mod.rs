@@ -8,6 +8,7 @@ pub mod followupboss;
 mod generic;
 mod google;
 mod json;
+pub mod microsoft;
 mod people;
 
 use std::collections::BTreeMap;
@@ -74,5 +75,8 @@ pub fn parse(
         Source::Generic => generic::parse(body, context),
         Source::FollowUpBoss => followupboss::parse(body, context),
         Source::Google => google::parse(body, context),
+        // Polled (SPEC section 15): the poller hands each listed contact
+        // through the person path as one event.
+        Source::Microsoft => microsoft::parse(body, context),
     }
 }

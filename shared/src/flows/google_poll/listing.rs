@@ -130,7 +130,7 @@ pub fn start(state: &GoogleSyncState, initial_sync: InitialSync, now_ms: i64) ->
 
 /// A full listing: the first one syncs as `initial_sync` says; a later one
 /// only what changed since the last completed listing began.
-fn full_listing(state: &GoogleSyncState, initial_sync: InitialSync, now_ms: i64) -> Listing {
+pub fn full_listing(state: &GoogleSyncState, initial_sync: InitialSync, now_ms: i64) -> Listing {
     let persons = match (state.synced_through_ms, initial_sync) {
         (Some(through), _) => SyncPersons::ChangedSince(through - CHANGE_OVERLAP_MS),
         (None, InitialSync::All) => SyncPersons::All,

@@ -77,6 +77,9 @@ pub struct Health<'a> {
     /// `GOOGLE_SYNC_TABLE`: the poller's state (`reconnect_needed`, the
     /// last run); `None`: skipped.
     pub google_sync: Option<&'a GoogleSyncStore>,
+    /// `MICROSOFT_SYNC_TABLE`: the microsoft-poller's state; `None`:
+    /// skipped.
+    pub microsoft_sync: Option<&'a GoogleSyncStore>,
     pub followupboss_system: SystemSetting,
     /// `<WebhookUrl>` (without the workflow id), when known: a Follow Up
     /// Boss webhook must point exactly at `<WebhookUrl>/<workflow_id>`;
@@ -226,6 +229,9 @@ impl Health<'_> {
                     "Google last poll",
                     self.google_poll(workflow_id, google_oauth.is_some()).await,
                 );
+            }
+            if settings.source == Source::Microsoft {
+                add("Microsoft grant", self.microsoft_grant(settings).await);
             }
             let scope = Scope::of(settings);
             let index = match self.services.phone_index.meta(&scope.id).await {
@@ -425,6 +431,61 @@ impl Health<'_> {
         }
     }
 
+    /// A `microsoft` workflow's grant (SPEC section 15): its secret reads
+    /// as one, and the microsoft-poller does not record `reconnect_needed`.
+    /// No token is asked for here: Microsoft rotates the refresh token with
+    /// every refresh, and a check must not write the secret. The poller
+    /// meters `ReconnectNeeded` (source `microsoft`) itself, alarmed.
+    async fn microsoft_grant(&self, settings: &Settings) -> Verdict {
+        let workflow_id = settings.workflow_id.as_str();
+        let connect = Some(format!("kvsync microsoft connect {workflow_id}"));
+        let id = settings
+            .microsoft_oauth_secret
+            .as_deref()
+            .unwrap_or_default();
+        match self.services.secrets.get(id).await {
+            Ok(value) => {
+                if let Err(error) = crate::adapters::microsoft::Credentials::parse(&value) {
+                    return verdict(Status::Problem, format!("'{id}': {error}"), connect);
+                }
+            }
+            Err(error) => return verdict(Status::Problem, error.to_string(), connect),
+        }
+        let Some(store) = self.microsoft_sync else {
+            return verdict(
+                Status::Skipped,
+                "the Microsoft sync table is not known",
+                Some("pass --microsoft-sync-table, set MICROSOFT_SYNC_TABLE, or --stack".into()),
+            );
+        };
+        match store.state(workflow_id).await {
+            Ok(state) if state.reconnect_needed.is_some() => verdict(
+                Status::Problem,
+                "Microsoft refused the grant (invalid_grant): polling is stopped",
+                connect,
+            ),
+            Ok(state) => match state.last_run_ms {
+                Some(at) => ok(format!(
+                    "'{id}' holds a grant; last poll {} ago",
+                    ago(self.now_ms - at)
+                )),
+                None => verdict(
+                    Status::Warning,
+                    format!("'{id}' holds a grant; not polled yet"),
+                    Some(
+                        "the microsoft-poller runs every few minutes; check its logs if this stays"
+                            .into(),
+                    ),
+                ),
+            },
+            Err(error) => verdict(
+                Status::Warning,
+                format!("could not read the sync state: {error}"),
+                None,
+            ),
+        }
+    }
+
     async fn google_poll(&self, workflow_id: &str, polled: bool) -> Verdict {
         if !polled {
             return verdict(
@@ -561,6 +622,7 @@ fn describe(settings: &Settings) -> String {
         Source::Generic => "generic",
         Source::Google => "google",
         Source::FollowUpBoss => "followupboss",
+        Source::Microsoft => "microsoft",
     };
     let auth = match settings.auth {
         AuthScheme::Standard => "standard",
