@@ -13,6 +13,7 @@
 mod doctor;
 mod followupboss;
 mod google;
+mod import;
 mod index;
 mod item;
 mod queued;
@@ -121,6 +122,13 @@ enum Command {
         after_help = "Examples:\n  kvsync google connect contacts --client-secret client_secret.json\n  kvsync google status contacts"
     )]
     Google(GoogleCommand),
+    /// A one-time import of a CSV export (SPEC section 13): --preview decides
+    /// every row against kvCORE and writes a report (CSV and HTML) without
+    /// writing to kvCORE; --apply then queues the rows that write.
+    #[command(
+        after_help = "Examples:\n  kvsync import demo contacts.csv --preview\n  kvsync import demo contacts.csv --apply\n  kvsync import demo export.csv --preview --map \"Cell #=mobile\" --out reports/"
+    )]
+    Import(import::ImportArgs),
     /// The phone index of a workflow's scope (SPEC section 9).
     #[command(
         subcommand,
@@ -227,6 +235,10 @@ async fn run(stack: &StackArgs, command: Command) -> Result<ExitCode, String> {
         Command::Google(GoogleCommand::Connect(args)) => google::connect(stack, args).await,
         Command::Google(GoogleCommand::Status { workflow_id }) => {
             google::status(stack, &workflow_id).await
+        }
+        Command::Import(args) => {
+            let services = services(stack).await?;
+            import::run(&services, args).await
         }
         Command::Index(IndexCommand::Build { workflow_id }) => {
             let services = services(stack).await?;

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod contact;
 pub mod delivery;
 pub mod fields;
+pub mod import;
 pub mod kv_contact;
 pub mod matching;
 pub mod outcome;

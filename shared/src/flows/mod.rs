@@ -10,6 +10,7 @@ pub mod delivery;
 mod error;
 pub(crate) mod event_run;
 pub mod google_poll;
+pub mod import;
 pub mod indexer;
 mod invocation;
 pub(crate) mod person;

@@ -3,12 +3,12 @@
 //! module here, a `Source` variant in `settings` (the workflow's `source`)
 //! and its arm in `parse`.
 
-mod dates;
+pub(crate) mod dates;
 pub mod followupboss;
 mod generic;
 mod google;
 mod json;
-mod people;
+pub(crate) mod people;
 
 use std::collections::BTreeMap;
 
