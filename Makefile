@@ -21,6 +21,7 @@ dev: venv build-webhook
 
 ## Run every check and test, as CI does.
 test: venv lint cfn-lint moto-patches build-webhook
+	CHROMIUM_BIN=$$(infra/scripts/chromium.sh) \
 	WEBHOOK_BIN=$(CURDIR)/$(WEBHOOK_BIN) INDEXER_BIN=$(CURDIR)/$(INDEXER_BIN) SYNC_WORKER_BIN=$(CURDIR)/$(SYNC_WORKER_BIN) GOOGLE_POLLER_BIN=$(CURDIR)/$(GOOGLE_POLLER_BIN) KVSYNC_BIN=$(CURDIR)/target/debug/kvsync infra/scripts/with-moto.sh $(CARGO) test --workspace --no-fail-fast
 
 ## Measure what one event costs, and a phone index build (release build): target/bench/report.json
