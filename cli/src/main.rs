@@ -169,6 +169,17 @@ enum GoogleCommand {
         /// The workflow's id.
         workflow_id: String,
     },
+    /// What `initial_sync: all` would do before the first listing: every
+    /// Google person decided against kvCORE, reported as an import preview
+    /// (CSV and HTML). Nothing is written.
+    #[command(after_help = "Example:\n  kvsync google preview contacts --out reports/")]
+    Preview {
+        /// The workflow's id.
+        workflow_id: String,
+        /// Where the report goes (a directory) [default: the current one].
+        #[arg(long, value_name = "DIR")]
+        out: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -235,6 +246,10 @@ async fn run(stack: &StackArgs, command: Command) -> Result<ExitCode, String> {
         Command::Google(GoogleCommand::Connect(args)) => google::connect(stack, args).await,
         Command::Google(GoogleCommand::Status { workflow_id }) => {
             google::status(stack, &workflow_id).await
+        }
+        Command::Google(GoogleCommand::Preview { workflow_id, out }) => {
+            let services = services(stack).await?;
+            import::google_preview(&services, &workflow_id, out.as_deref()).await
         }
         Command::Import(args) => {
             let services = services(stack).await?;

@@ -18,6 +18,8 @@
 //!    number) through section 11's queue (`queued::claim_and_queue`), so
 //!    applying twice queues nothing twice and a run cut short resumes.
 
+pub mod google;
+
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -54,6 +56,9 @@ pub enum ImportError {
     Columns(#[from] ColumnError),
     #[error(transparent)]
     Sync(#[from] SyncError),
+    /// Google refused or failed (a Google preview).
+    #[error("{0}")]
+    Google(String),
 }
 
 impl From<KvcoreError> for ImportError {
@@ -434,7 +439,9 @@ pub async fn apply(
 }
 
 fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
+    let now = time::OffsetDateTime::now_utc();
+    now.replace_nanosecond(0)
+        .unwrap_or(now)
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
 }
