@@ -26,8 +26,8 @@ test: venv lint cfn-lint moto-patches build-webhook
 
 ## Measure what one event costs, and a phone index build (release build): target/bench/report.json
 bench: venv
-	$(CARGO) build --release -p webhook -p kvcore-indexer -p sync-worker -p google-poller -p kvsync-bench
-	WEBHOOK_BIN=$(CURDIR)/target/release/webhook INDEXER_BIN=$(CURDIR)/target/release/kvcore-indexer SYNC_WORKER_BIN=$(CURDIR)/target/release/sync-worker GOOGLE_POLLER_BIN=$(CURDIR)/target/release/google-poller infra/scripts/with-moto.sh target/release/kvsync-bench
+	$(CARGO) build --release -p webhook -p kvcore-indexer -p sync-worker -p google-poller -p kvsync-cli -p kvsync-bench
+	KVSYNC_BIN=$(CURDIR)/target/release/kvsync WEBHOOK_BIN=$(CURDIR)/target/release/webhook INDEXER_BIN=$(CURDIR)/target/release/kvcore-indexer SYNC_WORKER_BIN=$(CURDIR)/target/release/sync-worker GOOGLE_POLLER_BIN=$(CURDIR)/target/release/google-poller infra/scripts/with-moto.sh target/release/kvsync-bench
 
 venv:
 	@infra/scripts/venv.sh

@@ -10,6 +10,7 @@
 
 mod ddb_counter;
 mod google;
+mod import;
 mod indexer;
 mod latency;
 mod queued;
@@ -457,6 +458,11 @@ async fn main() -> Result<(), Error> {
             println!("google poller: {}", google::run().await);
             return Ok(());
         }
+        // Only the import preview of 10,000 rows (SPEC section 13).
+        Ok("import") => {
+            println!("import preview: {}", import::run().await);
+            return Ok(());
+        }
         _ => {}
     }
     let binary = kvsync_devstack::stack::default_webhook_bin();
@@ -571,6 +577,8 @@ async fn main() -> Result<(), Error> {
     println!("\nqueued delivery: {queued}");
     let google_poller = google::run().await;
     println!("google poller: {google_poller}");
+    let import_preview = import::run().await;
+    println!("import preview: {import_preview}");
 
     let report = json!({
         "binary": binary.display().to_string(),
@@ -596,6 +604,7 @@ async fn main() -> Result<(), Error> {
         "aws_requests_by_operation": ddb.counts(),
         "queued_delivery": queued,
         "google_poller": google_poller,
+        "import_preview": import_preview,
     });
     let dir = kvsync_devstack::template::workspace_root().join("target/bench");
     std::fs::create_dir_all(&dir)?;

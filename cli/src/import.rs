@@ -61,11 +61,10 @@ pub async fn run(services: &Services, args: ImportArgs) -> Result<ExitCode, Stri
     let file = ImportFile::open(&args.file).map_err(|e| e.to_string())?;
     let sha256 = file.sha256.clone();
     let bars = Bars::new();
-    let preview = import::preview_file(services, &settings, file, &overrides, &mut |p| {
-        bars.show(p)
-    })
-    .await
-    .map_err(|e| e.to_string())?;
+    let preview =
+        import::preview_file(services, &settings, file, &overrides, &mut |p| bars.show(p))
+            .await
+            .map_err(|e| e.to_string())?;
     bars.done();
     let (csv, html) = report_paths(&args.file, args.out.as_deref(), "preview")?;
     write_reports(&preview.report, &csv, &html)?;
@@ -111,10 +110,7 @@ async fn apply(
         }
     };
     if no_wait {
-        println!(
-            "follow it with: kvsync history {}",
-            settings.workflow_id
-        );
+        println!("follow it with: kvsync history {}", settings.workflow_id);
         return Ok(ExitCode::SUCCESS);
     }
     drain(services, &settings.workflow_id, &event_id).await
@@ -178,8 +174,7 @@ pub fn report_paths(
         .unwrap_or_else(|| "import".to_string());
     let dir = match out {
         Some(dir) => {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| format!("--out {}: {e}", dir.display()))?;
+            std::fs::create_dir_all(dir).map_err(|e| format!("--out {}: {e}", dir.display()))?;
             dir.to_path_buf()
         }
         None => file
@@ -304,7 +299,9 @@ pub async fn google_preview(
         .map_err(|e| e.to_string())?;
     bars.done();
     let name = PathBuf::from(format!("google-{workflow_id}"));
-    let dir = out.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+    let dir = out
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
     let (csv, html) = report_paths(&dir.join(name), None, "preview")?;
     write_reports(&preview.report, &csv, &html)?;
     print_totals(&preview.report, &csv, &html);

@@ -154,7 +154,10 @@ mod tests {
         let rows = rows(&mut file);
         assert_eq!(rows.len(), 2, "the blank line is no row");
         assert_eq!(rows[0].1[2], "line one\nline; two");
-        assert_eq!(rows[1], (2, vec!["Bo".into(), "bo@example.com".into(), "".into()]));
+        assert_eq!(
+            rows[1],
+            (2, vec!["Bo".into(), "bo@example.com".into(), "".into()])
+        );
     }
 
     #[test]
@@ -174,7 +177,10 @@ mod tests {
         let mut file = ImportFile::from_bytes("t.csv", text).unwrap();
         assert!(file.next_row().unwrap().is_ok());
         let error = file.next_row().unwrap().unwrap_err().to_string();
-        assert!(error.contains("row 2") && error.contains("UTF-8"), "{error}");
+        assert!(
+            error.contains("row 2") && error.contains("UTF-8"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -47,7 +47,9 @@ pub const CSV_HEADER: [&str; 11] = [
 /// Writes the CSV report: a header, then one line per row.
 pub fn write_csv(path: &Path, report: &Report) -> Result<(), ReportError> {
     let mut writer = csv::Writer::from_path(path).map_err(|e| error(path, e))?;
-    writer.write_record(CSV_HEADER).map_err(|e| error(path, e))?;
+    writer
+        .write_record(CSV_HEADER)
+        .map_err(|e| error(path, e))?;
     for row in &report.rows {
         writer
             .write_record(csv_line(row))
@@ -336,7 +338,10 @@ mod tests {
         assert!(page.contains("id=\"total-skip\">1<"));
         assert!(page.contains("data-reason=\"duplicate_row\">1<"));
         assert!(page.contains("<svg class=\"chart\""));
-        assert!(!page.contains("</script><b>"), "a name cannot end the data script");
+        assert!(
+            !page.contains("</script><b>"),
+            "a name cannot end the data script"
+        );
         assert!(!page.contains("{{"), "every placeholder is filled");
         for remote in ["http://", "https://", "src=", "href="] {
             let outside_svg_namespace = page.replace("xmlns=\"http://www.w3.org/2000/svg\"", "");

@@ -257,7 +257,10 @@ pub(crate) async fn read_secret(
     })
 }
 
-pub(crate) async fn kvcore_token(services: &Services, settings: &Settings) -> Result<String, SyncError> {
+pub(crate) async fn kvcore_token(
+    services: &Services,
+    settings: &Settings,
+) -> Result<String, SyncError> {
     let secret = read_secret(
         services,
         settings,

@@ -181,10 +181,7 @@ pub async fn preview(
         } = candidate;
         let shown = shown(row, &person.person, raw_email, raw_phone);
         match import::precheck(settings, person, &record, &seen) {
-            Err(decision) => rows.push(ReportRow {
-                decision,
-                ..shown
-            }),
+            Err(decision) => rows.push(ReportRow { decision, ..shown }),
             Ok(person) => {
                 seen.remember(&person, row);
                 pending.push(Pending {
@@ -419,9 +416,10 @@ pub async fn apply(
             .collect()
     };
     let invocation = Invocation::within(APPLY_BUDGET);
-    let answer =
-        claim_and_queue(services, settings, &event_id, &payload, total, to_send, invocation)
-            .await?;
+    let answer = claim_and_queue(
+        services, settings, &event_id, &payload, total, to_send, invocation,
+    )
+    .await?;
     Ok(match answer {
         Answer::Queued(queued) if !queued.duplicate => Applied::Queued {
             event_id,

@@ -65,7 +65,10 @@ async fn enqueue_event(
     let payload = String::from_utf8_lossy(&delivery.body);
     let total = event.subjects.len();
     let to_send = |done: &BTreeSet<usize>| messages(workflow_id, &event_id, &event.subjects, done);
-    claim_and_queue(services, settings, &event_id, &payload, total, to_send, invocation).await
+    claim_and_queue(
+        services, settings, &event_id, &payload, total, to_send, invocation,
+    )
+    .await
 }
 
 /// The queued half of an event whatever brought it (a webhook's people,

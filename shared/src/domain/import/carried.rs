@@ -53,7 +53,11 @@ impl ImportedPerson {
             source_id: person.source_id.clone(),
             first_name: person.first_name.clone(),
             last_name: person.last_name.clone(),
-            emails: person.emails.iter().map(|e| e.as_str().to_string()).collect(),
+            emails: person
+                .emails
+                .iter()
+                .map(|e| e.as_str().to_string())
+                .collect(),
             phones: person
                 .phones
                 .iter()
@@ -116,7 +120,9 @@ mod tests {
                 Email::parse("ann@example.com").unwrap(),
                 Email::parse("a2@example.com").unwrap(),
             ],
-            phones: vec![Phone::parse("+44 20 7946 0958", Region::default(), PhoneKind::Work).unwrap()],
+            phones: vec![
+                Phone::parse("+44 20 7946 0958", Region::default(), PhoneKind::Work).unwrap(),
+            ],
             address: Address {
                 city: Some("Naples".into()),
                 ..Address::default()

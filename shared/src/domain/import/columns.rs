@@ -39,15 +39,30 @@ pub enum Target {
     /// A display name, split as people write names (SPEC section 5).
     FullName,
     /// An email; `slot` pairs it with its label column (Google's `E-mail 1`).
-    Email { slot: u32 },
+    Email {
+        slot: u32,
+    },
     /// A phone of a known kind, or `Labelled` by a label column in its slot.
-    Phone { kind: PhoneSlot, slot: u32 },
+    Phone {
+        kind: PhoneSlot,
+        slot: u32,
+    },
     /// The label ("Mobile", "Work") of the phone in `slot`.
-    PhoneLabel { slot: u32 },
-    Street { group: AddressGroup },
-    City { group: AddressGroup },
-    State { group: AddressGroup },
-    Zip { group: AddressGroup },
+    PhoneLabel {
+        slot: u32,
+    },
+    Street {
+        group: AddressGroup,
+    },
+    City {
+        group: AddressGroup,
+    },
+    State {
+        group: AddressGroup,
+    },
+    Zip {
+        group: AddressGroup,
+    },
     Birthday,
     Tags,
     /// The owner: a source user id (through `agent_map`) or a kvCORE agent id.
@@ -296,8 +311,7 @@ fn kind_of(keys: &[(String, u32)]) -> ExportKind {
         || has("categories")
     {
         ExportKind::Outlook
-    } else if has("cellphone") || has("primarycity") || has("assignedagentid") || has("hashtags")
-    {
+    } else if has("cellphone") || has("primarycity") || has("assignedagentid") || has("hashtags") {
         ExportKind::Kvcore
     } else if has("stage") || has("assignedto") || (has("email") && has("phone") && has("tags")) {
         ExportKind::FollowUpBoss
@@ -408,7 +422,10 @@ mod tests {
         );
         assert_eq!(target(&map, &h, "E-mail 1 - Label"), None);
         assert!(map.unrecognised.contains(&"Labels".to_string()));
-        assert!(map.unrecognised.contains(&"Address 1 - Formatted".to_string()));
+        assert!(
+            map.unrecognised
+                .contains(&"Address 1 - Formatted".to_string())
+        );
     }
 
     #[test]
@@ -532,11 +549,7 @@ mod tests {
         assert!(
             matches!(missing, Err(ColumnError::NoSuchColumn { ref column, .. }) if column == "Mobile")
         );
-        let ignored = recognise(
-            &headers("Email,Phone"),
-            &[parse_map("Phone=-").unwrap()],
-        )
-        .unwrap();
+        let ignored = recognise(&headers("Email,Phone"), &[parse_map("Phone=-").unwrap()]).unwrap();
         assert_eq!(ignored.columns, [(0, Target::Email { slot: 0 })]);
     }
 

@@ -32,7 +32,9 @@ pub enum RowSkip {
     AgentFiltered,
     /// The same person as an earlier row of the file: it shares an email
     /// or a phone with it, or matches the same kvCORE contact.
-    DuplicateRow { row: usize },
+    DuplicateRow {
+        row: usize,
+    },
     MatchFoundCreateOnly,
     NoMatchUpdateOnly,
     WorkflowDisabled,
@@ -359,8 +361,10 @@ impl Totals {
                 }
             }
         }
-        let mut reasons: Vec<(String, usize)> =
-            reasons.into_iter().map(|(r, n)| (r.to_string(), n)).collect();
+        let mut reasons: Vec<(String, usize)> = reasons
+            .into_iter()
+            .map(|(r, n)| (r.to_string(), n))
+            .collect();
         reasons.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         totals.skipped_by_reason = reasons;
         totals
@@ -394,7 +398,10 @@ mod tests {
     fn person(email: Option<&str>, phone: Option<&str>) -> Person {
         Person {
             first_name: Some("Ann".into()),
-            emails: email.map(|e| Email::parse(e).unwrap()).into_iter().collect(),
+            emails: email
+                .map(|e| Email::parse(e).unwrap())
+                .into_iter()
+                .collect(),
             phones: phone
                 .map(|p| Phone::parse(p, Region::default(), PhoneKind::Mobile).unwrap())
                 .into_iter()
@@ -445,7 +452,15 @@ mod tests {
             "no_email_or_phone"
         );
         // A valid phone beside an invalid email is enough to go on.
-        assert!(precheck(&s, row(person(None, Some("2395550100")), 1, 0), &record, &seen).is_ok());
+        assert!(
+            precheck(
+                &s,
+                row(person(None, Some("2395550100")), 1, 0),
+                &record,
+                &seen
+            )
+            .is_ok()
+        );
 
         let filtered = settings(&[("agent_ids", Attr::Ns(vec!["7".into()]))]);
         let mut owned = person(Some("a@example.com"), None);
@@ -456,7 +471,12 @@ mod tests {
         );
         let disabled = settings(&[("enabled", Attr::Bool(false))]);
         assert_eq!(
-            skipped(precheck(&disabled, row(person(Some("a@example.com"), None), 0, 0), &record, &seen)),
+            skipped(precheck(
+                &disabled,
+                row(person(Some("a@example.com"), None), 0, 0),
+                &record,
+                &seen
+            )),
             "workflow_disabled"
         );
     }
@@ -483,11 +503,22 @@ mod tests {
             emails: vec![Email::parse("bo@example.com").unwrap()],
             ..person(None, Some("2395550100"))
         };
-        assert_eq!(seen.earlier_row(&both), Some(2), "the earliest row is named");
-        assert_eq!(seen.earlier_row(&person(Some("cy@example.com"), None)), None);
+        assert_eq!(
+            seen.earlier_row(&both),
+            Some(2),
+            "the earliest row is named"
+        );
+        assert_eq!(
+            seen.earlier_row(&person(Some("cy@example.com"), None)),
+            None
+        );
 
         assert_eq!(seen.claim_contact(1001, 4), None);
-        assert_eq!(seen.claim_contact(1001, 4), None, "a row is not its own duplicate");
+        assert_eq!(
+            seen.claim_contact(1001, 4),
+            None,
+            "a row is not its own duplicate"
+        );
         assert_eq!(seen.claim_contact(1001, 9), Some(4));
         assert_eq!(
             RowSkip::DuplicateRow { row: 4 }.explain(),
@@ -600,12 +631,21 @@ mod tests {
         ];
         let totals = Totals::of(&decisions);
         assert_eq!(
-            (totals.rows, totals.create, totals.skip, totals.unchanged, totals.writes()),
+            (
+                totals.rows,
+                totals.create,
+                totals.skip,
+                totals.unchanged,
+                totals.writes()
+            ),
             (5, 1, 3, 1, 1)
         );
         assert_eq!(
             totals.skipped_by_reason,
-            [("duplicate_row".to_string(), 2), ("invalid_phone".to_string(), 1)]
+            [
+                ("duplicate_row".to_string(), 2),
+                ("invalid_phone".to_string(), 1)
+            ]
         );
     }
 }

@@ -101,7 +101,12 @@ impl Listing {
 /// /contact/{id}`, which does not lag): still this person by the same
 /// email or phone it matched by (SPEC section 6 rule 6). `None`: the
 /// contact changed since it was listed and is no longer the person.
-pub fn verify_full(person: &Person, listed: &Match, full: KvContact, settings: &Settings) -> Option<Match> {
+pub fn verify_full(
+    person: &Person,
+    listed: &Match,
+    full: KvContact,
+    settings: &Settings,
+) -> Option<Match> {
     let candidates = [full];
     let found = match listed.matched_by {
         matching::MatchedBy::Email => person
@@ -144,7 +149,10 @@ mod tests {
 
     fn person(email: Option<&str>, phone: Option<&str>) -> Person {
         Person {
-            emails: email.map(|e| Email::parse(e).unwrap()).into_iter().collect(),
+            emails: email
+                .map(|e| Email::parse(e).unwrap())
+                .into_iter()
+                .collect(),
             phones: phone
                 .map(|p| Phone::parse(p, Region::default(), PhoneKind::Mobile).unwrap())
                 .into_iter()
@@ -164,7 +172,10 @@ mod tests {
             Region::default(),
         );
         // The same contact again on the next page.
-        listing.add_page(rows(json!([{"id": 7, "email": "other@example.com"}])), Region::default());
+        listing.add_page(
+            rows(json!([{"id": 7, "email": "other@example.com"}])),
+            Region::default(),
+        );
         listing
     }
 
@@ -186,7 +197,10 @@ mod tests {
     fn phones_match_on_the_main_card_after_emails() {
         let l = listing();
         let found = l
-            .find(&person(Some("nobody@example.com"), Some("(239) 555-0199")), &settings(&[]))
+            .find(
+                &person(Some("nobody@example.com"), Some("(239) 555-0199")),
+                &settings(&[]),
+            )
             .unwrap();
         assert_eq!((found.contact.id, found.matched_by), (5, MatchedBy::Phone));
         assert_eq!(
@@ -212,9 +226,10 @@ mod tests {
     fn the_full_record_must_still_be_the_person() {
         let p = person(Some("ann@example.com"), None);
         let listed = listing().find(&p, &settings(&[])).unwrap();
-        let full: KvContact =
-            serde_json::from_value(json!({"id": 3, "email": "ann@example.com", "first_name": "Ann"}))
-                .unwrap();
+        let full: KvContact = serde_json::from_value(
+            json!({"id": 3, "email": "ann@example.com", "first_name": "Ann"}),
+        )
+        .unwrap();
         let verified = verify_full(&p, &listed, full, &settings(&[])).unwrap();
         assert_eq!(verified.contact.get("first_name"), Some(&json!("Ann")));
         assert_eq!(verified.also_matched, [7]);

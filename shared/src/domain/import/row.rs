@@ -150,7 +150,10 @@ fn label<'a>(fields: &[&'a str], map: &ColumnMap, slot: u32) -> Option<&'a str> 
 }
 
 /// The first address group (lowest number) that has any part.
-fn address<'a>(groups: &[(u32, Target, usize)], cell: &impl Fn(usize) -> Option<&'a str>) -> Address {
+fn address<'a>(
+    groups: &[(u32, Target, usize)],
+    cell: &impl Fn(usize) -> Option<&'a str>,
+) -> Address {
     let Some(first) = groups.iter().map(|(g, _, _)| *g).min() else {
         return Address::default();
     };
@@ -308,7 +311,16 @@ mod tests {
     fn outlook_prefers_the_home_address_and_reads_us_dates() {
         let row = read(
             "First Name,Last Name,Business Street,Business City,Home Street,Home City,E-mail Address,Birthday",
-            &["Cy", "Young", "9 Office Rd", "Tampa", "", "Naples", "cy@example.com", "4/1/1980"],
+            &[
+                "Cy",
+                "Young",
+                "9 Office Rd",
+                "Tampa",
+                "",
+                "Naples",
+                "cy@example.com",
+                "4/1/1980",
+            ],
             &BTreeMap::new(),
         );
         assert_eq!(row.person.address.city.as_deref(), Some("Naples"));
@@ -340,13 +352,19 @@ mod tests {
         assert_eq!(s("Cher"), (Some("Cher".into()), None));
         assert_eq!(s("jane@example.com"), (None, None));
         assert_eq!(s("+1 (239) 555-0100"), (None, None));
-        let row = read("Name,Email", &["Doe, John", "j@example.com"], &BTreeMap::new());
+        let row = read(
+            "Name,Email",
+            &["Doe, John", "j@example.com"],
+            &BTreeMap::new(),
+        );
         assert_eq!(row.person.last_name.as_deref(), Some("Doe"));
     }
 
     #[test]
     fn the_record_keeps_every_column_by_its_header() {
-        let headers: Vec<String> = ["\u{feff}Email", "Stage", "Empty"].map(String::from).to_vec();
+        let headers: Vec<String> = ["\u{feff}Email", "Stage", "Empty"]
+            .map(String::from)
+            .to_vec();
         let record = record_of(&headers, &["a@example.com", " Lead ", ""]);
         assert_eq!(record["Email"], "a@example.com");
         assert_eq!(record["Stage"], "Lead");
