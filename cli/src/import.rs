@@ -179,6 +179,7 @@ pub fn report_paths(
         }
         None => file
             .parent()
+            .filter(|p| !p.as_os_str().is_empty())
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from(".")),
     };
@@ -298,11 +299,9 @@ pub async fn google_preview(
         .await
         .map_err(|e| e.to_string())?;
     bars.done();
+    // A file name with no directory: the report goes to --out, else here.
     let name = PathBuf::from(format!("google-{workflow_id}"));
-    let dir = out
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."));
-    let (csv, html) = report_paths(&dir.join(name), None, "preview")?;
+    let (csv, html) = report_paths(&name, out, "preview")?;
     write_reports(&preview.report, &csv, &html)?;
     print_totals(&preview.report, &csv, &html);
     println!(

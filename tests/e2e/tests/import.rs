@@ -13,6 +13,12 @@ use kvcore_fake::RecordedRequest;
 use kvsync_devstack::LocalStack;
 use kvsync_e2e::{World, json, kvsync_cli_with};
 
+/// kvCORE requests per second for the token. The shared pacing table
+/// gives each turn a window of one interval: at 20/s (50 ms) a busy
+/// moto_server's round trips still fit, where at 1,000/s (10 ms) they
+/// would not and turns would be taken again and again.
+const RATE: &str = "20";
+
 const HEADER: &str = "First Name,Last Name,E-mail 1 - Value,Phone 1 - Label,Phone 1 - Value";
 
 fn phone(i: usize) -> String {
@@ -86,7 +92,7 @@ impl Import {
     async fn start(contacts: usize, csv: &str) -> Import {
         let world = World::start().await;
         world
-            .workflow("imp", json!({"kvcore_max_rps": {"N": "1000"}}))
+            .workflow("imp", json!({"kvcore_max_rps": {"N": RATE}}))
             .await;
         seed_kvcore(&world, contacts);
         let dir = std::env::temp_dir().join(format!(
@@ -424,4 +430,60 @@ async fn the_html_report_shows_the_totals_in_a_browser() {
     if let Ok(keep) = std::env::var("KVSYNC_KEEP_SCREENSHOT") {
         std::fs::copy(&shot, keep).expect("the screenshot is kept");
     }
+}
+
+/// `kvsync google preview`: what a polled Google workflow's `initial_sync:
+/// all` would do, before its first listing, reported like an import and
+/// writing nothing.
+#[tokio::test]
+async fn a_google_initial_sync_is_previewed_like_an_import() {
+    let google = google_fake::FakeGoogle::start(google_fake::FakeConfig::default())
+        .await
+        .expect("the Google fake starts");
+    let person = |given: &str, email: &str| {
+        json!({
+            "names": [{"givenName": given, "familyName": "Gee"}],
+            "emailAddresses": [{"value": email, "metadata": {"primary": true}}],
+        })
+    };
+    google.add_persons(vec![
+        person("First1", "c1@example.com"),
+        person("Renamed", "c2@example.com"),
+        person("Newcomer", "new@example.com"),
+        json!({"names": [{"givenName": "Nothing"}]}),
+    ]);
+    let import = Import::start(0, "Email\n").await;
+    import.world.kvcore().insert_contacts(vec![
+        json!({"first_name": "First1", "last_name": "Gee", "email": "c1@example.com"}),
+        json!({"first_name": "First2", "last_name": "Gee", "email": "c2@example.com"}),
+    ]);
+    import.world.kvcore().clear_requests();
+    import
+        .world
+        .stack
+        .seed_google_workflow("gimp", &google, json!({"initial_sync": {"S": "all"}}))
+        .await
+        .expect("the Google workflow is seeded");
+    let out = import.dir.display().to_string();
+    let env = [
+        ("GOOGLE_PEOPLE_BASE_URL", google.people_base_url()),
+        ("GOOGLE_OAUTH_TOKEN_URL", google.token_url()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (ok, stdout, err) = kvsync_cli_with(
+        &import.world.stack,
+        &["google", "preview", "gimp", "--out", &out],
+        &env,
+    )
+    .await;
+    assert!(ok, "google preview failed: {stdout}\n{err}");
+    assert!(
+        stdout.contains("4 rows: 1 to create, 1 to update, 1 unchanged, 1 skipped"),
+        "{stdout}"
+    );
+    assert_eq!(import.writes(), (0, 0, 0), "a preview writes nothing");
+    let lines = report_lines(&import.dir.join("google-gimp.preview.csv"));
+    assert_eq!(lines.len(), 4);
+    assert_eq!(lines[1].3, "first_name: First2 -> Renamed");
+    assert_eq!(lines[3].2, "no_email_or_phone");
 }
