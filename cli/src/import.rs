@@ -295,6 +295,12 @@ pub async fn google_preview(
         export_kind: "Google People API".to_string(),
         sha256: None,
     };
+    // What the workflow will do once enabled: a workflow kept disabled
+    // while its first listing is previewed is decided as if it ran.
+    let settings = Settings {
+        enabled: true,
+        ..settings
+    };
     let preview = import::preview(services, &settings, source, candidates, &mut show)
         .await
         .map_err(|e| e.to_string())?;
