@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use kvcore_fake::RecordedRequest;
-use kvsync_devstack::LocalStack;
+use kvsync_devstack::{LocalStack, SpawnOptions};
 use kvsync_e2e::{World, json, kvsync_cli_with};
 
 /// kvCORE requests per second for the token. The shared pacing table
@@ -245,16 +245,24 @@ async fn a_preview_reads_in_bulk_and_writes_nothing_then_apply_writes_what_it_sa
     // The phone index lets the worker match by phone, as a webhook would.
     import.world.index_phones().await;
 
+    // A longer function timeout than the template's 60 s: on a busy
+    // machine an invocation cut short returns its batch only after the
+    // queue's visibility timeout (minutes), which would time the test, not
+    // the import.
+    let spawn = SpawnOptions {
+        timeout: Duration::from_secs(240),
+        ..import.world.stack.worker_spawn_options()
+    };
     let _worker = import
         .world
         .stack
-        .start_sync_worker(&[], None, Some(4), 0)
+        .start_sync_worker(&[], Some(spawn), Some(4), 0)
         .expect("the sync-worker binary starts (SYNC_WORKER_BIN)");
     let args = ["import", "imp", &file, "--apply"];
     let started = std::time::Instant::now();
-    let (ok, out, err) = tokio::time::timeout(Duration::from_secs(600), import.kvsync(&args))
+    let (ok, out, err) = tokio::time::timeout(Duration::from_secs(900), import.kvsync(&args))
         .await
-        .expect("the import drains within 10 minutes");
+        .expect("the import drains within 15 minutes");
     assert!(ok, "apply failed: {out}\n{err}");
     eprintln!("applied and drained in {:?}", started.elapsed());
     assert!(out.contains("queued 250 rows"), "{out}");
