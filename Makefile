@@ -23,12 +23,13 @@ dev: venv build-webhook
 
 ## Run every check and test, as CI does.
 test: venv lint cfn-lint moto-patches build-webhook
+	CHROMIUM_BIN=$$(infra/scripts/chromium.sh) \
 	WEBHOOK_BIN=$(CURDIR)/$(WEBHOOK_BIN) INDEXER_BIN=$(CURDIR)/$(INDEXER_BIN) SYNC_WORKER_BIN=$(CURDIR)/$(SYNC_WORKER_BIN) GOOGLE_POLLER_BIN=$(CURDIR)/$(GOOGLE_POLLER_BIN) HEALTH_CHECK_BIN=$(CURDIR)/$(HEALTH_CHECK_BIN) MICROSOFT_POLLER_BIN=$(CURDIR)/$(MICROSOFT_POLLER_BIN) KVSYNC_BIN=$(CURDIR)/target/debug/kvsync infra/scripts/with-moto.sh $(CARGO) test --workspace --no-fail-fast
 
 ## Measure what one event costs, and a phone index build (release build): target/bench/report.json
 bench: venv
-	$(CARGO) build --release -p webhook -p kvcore-indexer -p sync-worker -p google-poller -p microsoft-poller -p kvsync-bench
-	WEBHOOK_BIN=$(CURDIR)/target/release/webhook INDEXER_BIN=$(CURDIR)/target/release/kvcore-indexer SYNC_WORKER_BIN=$(CURDIR)/target/release/sync-worker GOOGLE_POLLER_BIN=$(CURDIR)/target/release/google-poller MICROSOFT_POLLER_BIN=$(CURDIR)/target/release/microsoft-poller infra/scripts/with-moto.sh target/release/kvsync-bench
+	$(CARGO) build --release -p webhook -p kvcore-indexer -p sync-worker -p google-poller -p microsoft-poller -p kvsync-cli -p kvsync-bench
+	KVSYNC_BIN=$(CURDIR)/target/release/kvsync WEBHOOK_BIN=$(CURDIR)/target/release/webhook INDEXER_BIN=$(CURDIR)/target/release/kvcore-indexer SYNC_WORKER_BIN=$(CURDIR)/target/release/sync-worker GOOGLE_POLLER_BIN=$(CURDIR)/target/release/google-poller MICROSOFT_POLLER_BIN=$(CURDIR)/target/release/microsoft-poller infra/scripts/with-moto.sh target/release/kvsync-bench
 
 venv:
 	@infra/scripts/venv.sh

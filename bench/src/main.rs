@@ -10,6 +10,7 @@
 
 mod ddb_counter;
 mod google;
+mod import;
 mod indexer;
 mod latency;
 mod mapping;
@@ -470,6 +471,11 @@ async fn main() -> Result<(), Error> {
             println!("microsoft poller: {}", microsoft::run().await);
             return Ok(());
         }
+        // Only the import preview of 10,000 rows (SPEC section 13).
+        Ok("import") => {
+            println!("import preview: {}", import::run().await);
+            return Ok(());
+        }
         _ => {}
     }
     let binary = kvsync_devstack::stack::default_webhook_bin();
@@ -590,6 +596,8 @@ async fn main() -> Result<(), Error> {
     println!("google poller: {google_poller}");
     let microsoft_poller = microsoft::run().await;
     println!("microsoft poller: {microsoft_poller}");
+    let import_preview = import::run().await;
+    println!("import preview: {import_preview}");
 
     let report = json!({
         "binary": binary.display().to_string(),
@@ -617,6 +625,7 @@ async fn main() -> Result<(), Error> {
         "google_poller": google_poller,
         "filters_and_mapping": mapping,
         "microsoft_poller": microsoft_poller,
+        "import_preview": import_preview,
     });
     let dir = kvsync_devstack::template::workspace_root().join("target/bench");
     std::fs::create_dir_all(&dir)?;

@@ -13,6 +13,7 @@
 mod doctor;
 mod followupboss;
 mod google;
+mod import;
 mod index;
 mod item;
 mod microsoft;
@@ -133,6 +134,13 @@ enum Command {
         after_help = "Examples:\n  kvsync microsoft connect contacts --tenant contoso.onmicrosoft.com --client-id 00000000-0000-0000-0000-000000000000\n  kvsync microsoft status contacts"
     )]
     Microsoft(MicrosoftCommand),
+    /// A one-time import of a CSV export (SPEC section 13): --preview decides
+    /// every row against kvCORE and writes a report (CSV and HTML) without
+    /// writing to kvCORE; --apply then queues the rows that write.
+    #[command(
+        after_help = "Examples:\n  kvsync import demo contacts.csv --preview\n  kvsync import demo contacts.csv --apply\n  kvsync import demo export.csv --preview --map \"Cell #=mobile\" --out reports/"
+    )]
+    Import(import::ImportArgs),
     /// The phone index of a workflow's scope (SPEC section 9).
     #[command(
         subcommand,
@@ -186,6 +194,17 @@ enum GoogleCommand {
     Status {
         /// The workflow's id.
         workflow_id: String,
+    },
+    /// What `initial_sync: all` would do before the first listing: every
+    /// Google person decided against kvCORE, reported as an import preview
+    /// (CSV and HTML). Nothing is written.
+    #[command(after_help = "Example:\n  kvsync google preview contacts --out reports/")]
+    Preview {
+        /// The workflow's id.
+        workflow_id: String,
+        /// Where the report goes (a directory) [default: the current one].
+        #[arg(long, value_name = "DIR")]
+        out: Option<std::path::PathBuf>,
     },
 }
 
@@ -281,6 +300,14 @@ async fn run(stack: &StackArgs, command: Command) -> Result<ExitCode, String> {
         }
         Command::Microsoft(MicrosoftCommand::Status { workflow_id }) => {
             microsoft::status(stack, &workflow_id).await
+        }
+        Command::Google(GoogleCommand::Preview { workflow_id, out }) => {
+            let services = services(stack).await?;
+            import::google_preview(&services, &workflow_id, out.as_deref()).await
+        }
+        Command::Import(args) => {
+            let services = services(stack).await?;
+            import::run(&services, args).await
         }
         Command::Index(IndexCommand::Build { workflow_id }) => {
             let services = services(stack).await?;

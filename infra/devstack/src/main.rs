@@ -162,6 +162,9 @@ async fn dev(args: &[String]) -> Result<()> {
         "assigned_agent_id": 7,
     }));
 
+    // The contacts the sample import (SPEC section 13) finds again.
+    let demo_contacts = import_demo_contacts(&stack);
+
     // The phone index (SPEC section 9): built once now, then refreshed on a
     // short timer, as the indexer's EventBridge schedule does in AWS.
     let indexer = stack.spawn_indexer().await?;
@@ -236,6 +239,15 @@ async fn dev(args: &[String]) -> Result<()> {
     );
     println!("{}", google.text);
     println!("{}", microsoft.text);
+    println!(
+        "A one-time import, previewed first (SPEC section 13): {sample_import}, 200 rows of a\n\
+         Google Contacts export: John, the {demo_contacts} demo contacts kvCORE has (half of them changed),\n\
+         new people, duplicates, invalid numbers and emails. In the CLI's terminal (below):\n\
+         \x20 target/debug/kvsync import demo-signed {sample_import} --preview --out target/import\n\
+         \x20 open target/import/sample-import.preview.html   # totals, a chart, every row; nothing written yet\n\
+         \x20 target/debug/kvsync import demo-signed {sample_import} --apply --out target/import\n",
+        sample_import = shown_path(&template::workspace_root().join(SAMPLE_IMPORT)),
+    );
     let queued = queued_demo::start(&stack, &followupboss, &base).await?;
     println!("{}", queued.text);
     let mut source_env = google.env.clone();
@@ -262,6 +274,34 @@ async fn dev(args: &[String]) -> Result<()> {
     }
     drop(stack);
     Ok(())
+}
+
+/// The sample import's CSV (`make dev` prints how to preview it).
+const SAMPLE_IMPORT: &str = "infra/events/sample-import.csv";
+
+/// kvCORE's demo contacts that rows 2..41 of the sample import name
+/// (`demo{i}@example.com`): the even rows say what kvCORE holds
+/// (unchanged), the odd ones add a birthday and an address (updates).
+fn import_demo_contacts(stack: &LocalStack) -> usize {
+    const FIRST: [&str; 15] = [
+        "Olivia", "Liam", "Emma", "Noah", "Ava", "Elijah", "Sophia", "James", "Isabella", "Lucas",
+        "Mia", "Mason", "Amelia", "Ethan", "Harper",
+    ];
+    const LAST: [&str; 15] = [
+        "Garcia", "Nguyen", "Patel", "Johnson", "Brown", "Davis", "Miller", "Wilson", "Moore",
+        "Taylor", "Anderson", "Thomas", "Jackson", "White", "Harris",
+    ];
+    let contacts: Vec<serde_json::Value> = (1..=40)
+        .map(|i| {
+            json!({
+                "first_name": FIRST[i % 15], "last_name": LAST[i % 15],
+                "email": format!("demo{i}@example.com"),
+                "cell_phone_1": format!("(239) 555-{}", 1000 + i),
+                "assigned_agent_id": 7,
+            })
+        })
+        .collect();
+    stack.fake().insert_contacts(contacts).len()
 }
 
 /// Invokes a scheduled function (the indexer, the health check) with a

@@ -6,6 +6,8 @@
 mod aws;
 pub mod followupboss;
 pub mod google;
+pub mod import_file;
+pub mod import_report;
 pub mod kvcore;
 pub mod metrics;
 pub mod microsoft;

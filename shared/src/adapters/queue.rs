@@ -49,6 +49,10 @@ pub enum MessageSubject {
     Carried,
     /// A person of an event type kvsync does not handle.
     Unsupported { source_id: Option<String> },
+    /// A row of an import (SPEC section 13), the person carried in the
+    /// message itself (`domain::import::ImportedPerson` as JSON): an
+    /// import's rows are too many for one event's payload.
+    Imported { person: serde_json::Value },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -10,6 +10,7 @@ pub mod edits;
 pub mod field_map;
 pub mod fields;
 pub mod filters;
+pub mod import;
 pub mod kv_contact;
 pub mod matching;
 pub mod names;

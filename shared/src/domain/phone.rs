@@ -15,10 +15,10 @@
 use std::fmt;
 
 use rlibphonenumber::{CountryCodeSource, PHONE_NUMBER_UTIL, ParseError, PhoneNumberFormat};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What kind of number a phone is; decides the kvCORE field it is written to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PhoneKind {
     Mobile,

@@ -14,6 +14,7 @@ mod error;
 pub(crate) mod event_run;
 pub mod google_poll;
 pub mod health;
+pub mod import;
 pub mod indexer;
 mod invocation;
 pub mod microsoft_poll;

@@ -18,6 +18,8 @@
 use std::collections::BTreeSet;
 use std::slice;
 
+use serde::Deserialize;
+
 use tracing::Instrument;
 
 use crate::adapters::kvcore::Pacer;
@@ -26,6 +28,7 @@ use crate::adapters::queue::{MessageSubject, PersonMessage};
 use crate::adapters::store::{Claim, Ending, PersonEnding, PersonStatus, Recorded};
 use crate::clock::now_ms;
 use crate::domain::delivery::Delivery;
+use crate::domain::import::ImportedPerson;
 use crate::domain::outcome::{Answer, EventAnswer, PersonResult, QueuedAnswer};
 use crate::domain::redelivery::{self, Returned};
 use crate::domain::settings::Settings;
@@ -60,6 +63,32 @@ async fn enqueue_event(
     invocation: Invocation,
 ) -> Result<Answer, SyncError> {
     let workflow_id = settings.workflow_id.as_str();
+    let payload = String::from_utf8_lossy(&delivery.body);
+    let total = event.subjects.len();
+    let to_send = |done: &BTreeSet<usize>| messages(workflow_id, &event_id, &event.subjects, done);
+    claim_and_queue(
+        services, settings, &event_id, &payload, total, to_send, invocation,
+    )
+    .await
+}
+
+/// The queued half of an event whatever brought it (a webhook's people,
+/// an import's rows, SPEC sections 11 and 13): claim the event (keeping
+/// `payload`), put on the sync queue the messages `to_send` gives for the
+/// persons not already `done` (a first claim has none done), mark the event
+/// `queued` with `total` persons, and answer 202 with the messages sent.
+/// The same event again is refused by the claim: 200 duplicate.
+pub(crate) async fn claim_and_queue(
+    services: &Services,
+    settings: &Settings,
+    event_id: &str,
+    payload: &str,
+    total: usize,
+    to_send: impl FnOnce(&BTreeSet<usize>) -> Vec<PersonMessage>,
+    invocation: Invocation,
+) -> Result<Answer, SyncError> {
+    let workflow_id = settings.workflow_id.as_str();
+    let event_id = event_id.to_string();
     let queue = services.queue.as_ref().ok_or_else(|| {
         SyncError::Misconfigured(format!(
             "workflow '{workflow_id}': attribute 'delivery': \"queued\" needs the stack's sync \
@@ -67,12 +96,11 @@ async fn enqueue_event(
         ))
     })?;
     let ledger = &services.ledger;
-    let payload = String::from_utf8_lossy(&delivery.body);
     let claim = ledger
         .claim_event(
             workflow_id,
             &event_id,
-            &payload,
+            payload,
             now_ms(),
             invocation.deadline_ms,
         )
@@ -107,7 +135,7 @@ async fn enqueue_event(
             .collect(),
         _ => BTreeSet::new(),
     };
-    let messages = messages(workflow_id, &event_id, &event.subjects, &done);
+    let messages = to_send(&done);
     if let Err(error) = queue.send_all(&messages).await {
         let error = SyncError::AwsUnavailable(error.to_string());
         let message = error.to_string();
@@ -125,7 +153,7 @@ async fn enqueue_event(
         return Err(error);
     }
     let counts = ledger
-        .mark_queued(workflow_id, &event_id, event.subjects.len(), now_ms())
+        .mark_queued(workflow_id, &event_id, total, now_ms())
         .await?;
     if counts.pending() == 0 {
         // Workers finished every person before the mark: close it here.
@@ -254,6 +282,7 @@ async fn sync_person(
             Some(subject) => subject,
             None => return Ok(MessageOutcome::AlreadyRecorded),
         },
+        MessageSubject::Imported { person } => imported(settings, person)?,
     };
     let pacer = pacer(services, settings);
     let owner = format!("{event_id}#{}@{}", message.index, now_ms());
@@ -468,6 +497,16 @@ async fn carried(
             ))
         })?;
     Ok(Some(subject))
+}
+
+/// The person an import's message carries (SPEC section 13): the row's
+/// person as its preview decided on it.
+fn imported(settings: &Settings, person: &serde_json::Value) -> Result<Subject, SyncError> {
+    let person = ImportedPerson::deserialize(person)
+        .map_err(|e| SyncError::NotReplayable(format!("not an import row: {e}")))?;
+    Ok(Subject::Person(Box::new(
+        person.person(settings.default_country),
+    )))
 }
 
 /// The token's shared pacer at the workflow's `kvcore_max_rps`, keyed by

@@ -9,7 +9,7 @@ mod generic;
 mod google;
 mod json;
 pub mod microsoft;
-mod people;
+pub(crate) mod people;
 
 use std::collections::BTreeMap;
 
