@@ -454,7 +454,8 @@ mod tests {
                 "PersonsTable",
                 "PhoneIndexTable",
                 "PacingTable",
-                "GoogleSyncTable"
+                "GoogleSyncTable",
+                "MicrosoftSyncTable"
             ]
         );
     }
