@@ -456,7 +456,8 @@ mod tests {
                 "PersonsTable",
                 "PhoneIndexTable",
                 "PacingTable",
-                "GoogleSyncTable"
+                "GoogleSyncTable",
+                "MicrosoftSyncTable"
             ]
         );
     }
