@@ -258,7 +258,11 @@ async fn relisting_after_an_expired_token_sends_no_kvcore_write_for_unchanged_pe
     assert_eq!(after["full_listing"], false, "{after}");
 }
 
-const PERSON_FIELDS: &str = "names,emailAddresses,phoneNumbers,addresses,birthdays,metadata";
+/// The `personFields` this release asks Google for (SPEC section 10; and
+/// `memberships` for `source.labels`, section 12), written out so that a
+/// change of them is a change of this test too.
+const PERSON_FIELDS: &str =
+    "names,emailAddresses,phoneNumbers,addresses,birthdays,metadata,memberships";
 
 impl Polled {
     /// Stores `token` as the workflow's sync token, made under

@@ -812,6 +812,7 @@ fn published_metrics() -> BTreeSet<MetricKey> {
         metrics::delivery_failed_record("w", "c"),
         metrics::kvcore_token_days_left_record("s", 1.0),
         metrics::reconnect_needed_record("w"),
+        metrics::source_reconnect_needed_record("microsoft", "w"),
         metrics::dead_letter_record("w", "c"),
         metrics::queue_age_record(1),
         metrics::health_record("w", &health),
@@ -830,7 +831,7 @@ fn published_metrics() -> BTreeSet<MetricKey> {
         .filter(|l| l.starts_with("pub fn ") && l.contains("_record"))
         .count();
     assert_eq!(
-        functions, 11,
+        functions, 12,
         "every record function of metrics.rs is called here"
     );
 

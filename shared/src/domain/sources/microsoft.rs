@@ -233,9 +233,11 @@ mod tests {
     fn sparse_and_unusable_entries() {
         for (contact, first, last, problems) in [
             (
+                // A lone display name is split as people write names
+                // (SPEC section 5), as Google's is.
                 json!({"id": "c1", "displayName": "Acme Realty"}),
-                Some("Acme Realty"),
-                None,
+                Some("Acme"),
+                Some("Realty"),
                 0,
             ),
             (
