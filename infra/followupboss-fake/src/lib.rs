@@ -471,6 +471,7 @@ async fn delete_webhook(
 async fn person(
     State(fake): State<FakeFollowUpBoss>,
     Path(id): Path<String>,
+    Query(query): Query<BTreeMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
     fake.see("GET", &format!("/v1/people/{id}"), &headers);
@@ -514,7 +515,10 @@ async fn person(
         .get(&id)
         .is_some_and(|until| Instant::now() < *until);
     match inner.people.get(&id).filter(|_| !not_assigned_yet) {
-        Some(person) => (StatusCode::OK, axum::Json(person.clone())).into_response(),
+        Some(person) => {
+            let person = with_fields(person, query.get("fields").map(String::as_str));
+            (StatusCode::OK, axum::Json(person)).into_response()
+        }
         None => (
             StatusCode::NOT_FOUND,
             axum::Json(json!({"errorMessage": "Person not found"})),
@@ -526,6 +530,18 @@ async fn person(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn custom_fields_come_only_when_asked_for() {
+        let person = json!({"id": 7, "stage": "Lead", "customLeadType": "Buyer", "customer": 1});
+        let plain = with_fields(&person, None);
+        assert_eq!(plain, json!({"id": 7, "stage": "Lead", "customer": 1}));
+        assert_eq!(with_fields(&person, Some("allFields")), person);
+        assert_eq!(
+            with_fields(&person, Some("id, customLeadType"))["customLeadType"],
+            "Buyer"
+        );
+    }
 
     #[tokio::test]
     async fn people_behind_basic_auth() {
@@ -724,4 +740,31 @@ mod tests {
         assert_eq!(delete(3, ("kvsync", "sys-key")).await, 404);
         assert_eq!(fake.webhooks().len(), 2);
     }
+}
+
+/// A person as `GET /v1/people/{id}` answers it for `fields`: custom
+/// fields (`custom<Name>`) only when asked for, by name or with
+/// `allFields` (docs.followupboss.com, "Custom Field Naming" and the
+/// people endpoints' `fields` parameter: "allFields" returns every field,
+/// custom ones included; without it only the standard fields come).
+fn with_fields(person: &Value, fields: Option<&str>) -> Value {
+    let asked: Vec<&str> = fields
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .collect();
+    if asked.contains(&"allFields") {
+        return person.clone();
+    }
+    let mut person = person.clone();
+    if let Some(map) = person.as_object_mut() {
+        map.retain(|key, _| !is_custom(key) || asked.contains(&key.as_str()));
+    }
+    person
+}
+
+fn is_custom(key: &str) -> bool {
+    key.strip_prefix("custom")
+        .and_then(|rest| rest.chars().next())
+        .is_some_and(char::is_uppercase)
 }

@@ -165,7 +165,10 @@ impl FollowUpBoss {
         let remaining = deadline.saturating_duration_since(Instant::now());
         let mut request = self
             .http
-            .get(format!("{}/people/{id}", self.base_url))
+            // `allFields`: custom fields (`customXxx`) come only when asked
+            // for, and `filters`/`field_map` may read them (SPEC section 12;
+            // docs.followupboss.com, the people endpoints' `fields`).
+            .get(format!("{}/people/{id}?fields=allFields", self.base_url))
             .basic_auth(api_key, Some(""))
             .header("accept", "application/json")
             .timeout(REQUEST_TIMEOUT.min(remaining.max(Duration::from_millis(100))));
