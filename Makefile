@@ -7,7 +7,7 @@ INDEXER_BIN := target/debug/kvcore-indexer
 SYNC_WORKER_BIN := target/debug/sync-worker
 GOOGLE_POLLER_BIN := target/debug/google-poller
 
-.PHONY: dev test build bench venv lint cfn-lint moto-patches build-webhook
+.PHONY: dev test build bench profile venv lint cfn-lint moto-patches build-webhook
 
 # The project's Python tools (sam, cargo-lambda, zig, cfn-lint) come first.
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
@@ -27,6 +27,12 @@ test: venv lint cfn-lint moto-patches build-webhook
 bench: venv
 	$(CARGO) build --release -p webhook -p kvcore-indexer -p sync-worker -p google-poller -p kvsync-bench
 	WEBHOOK_BIN=$(CURDIR)/target/release/webhook INDEXER_BIN=$(CURDIR)/target/release/kvcore-indexer SYNC_WORKER_BIN=$(CURDIR)/target/release/sync-worker GOOGLE_POLLER_BIN=$(CURDIR)/target/release/google-poller infra/scripts/with-moto.sh target/release/kvsync-bench
+
+## Where one warm event's CPU goes: make bench's warm loop under perf,
+## drawn by inferno: target/profile/webhook.svg (PROFILER=callgrind counts
+## instructions instead: target/profile/callgrind.out.*).
+profile: venv
+	infra/scripts/profile.sh
 
 venv:
 	@infra/scripts/venv.sh
