@@ -389,7 +389,10 @@ async fn a_write_through_of_unchanged_phones_sends_nothing() {
         .await
         .unwrap();
     assert_eq!(
-        store.candidates(&rig.scope.id, "+12395550100").await.unwrap(),
+        store
+            .candidates(&rig.scope.id, "+12395550100")
+            .await
+            .unwrap(),
         [5]
     );
 }
