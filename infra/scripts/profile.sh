@@ -36,9 +36,11 @@ fi
 # (a per-package override: only the webhook's own link is redone, its
 # dependencies are reused), copied aside; the next `make bench` relinks
 # the stripped one.
-cargo build --release -p kvsync-bench -p kvcore-indexer
+# The same packages as `make bench`, so that features unify as there and
+# no dependency is rebuilt (`-p webhook` alone rebuilds tokio and up).
+cargo build --release -p webhook -p kvcore-indexer -p sync-worker -p google-poller -p kvsync-bench \
+  --config 'profile.release.package.webhook.strip=false'
 export INDEXER_BIN=$PWD/target/release/kvcore-indexer
-cargo build --release -p webhook --config 'profile.release.package.webhook.strip=false'
 cp target/release/webhook "$out/webhook"
 bin=$PWD/$out/webhook
 
