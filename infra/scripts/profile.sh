@@ -49,7 +49,8 @@ case "$PROFILER" in
     need_apt perf linux-perf
     rm -f "$out/perf.data"
     WEBHOOK_BIN=$bin BENCH_ONLY=warm BENCH_PROFILE=perf infra/scripts/with-moto.sh target/release/kvsync-bench
-    perf script -i "$out/perf.data" 2>/dev/null | .tools/bin/inferno-collapse-perf > "$out/webhook.folded"
+    # No debuginfod look-ups: perf would wait on the network for every DSO.
+    DEBUGINFOD_URLS= perf script -i "$out/perf.data" 2>/dev/null | .tools/bin/inferno-collapse-perf 2>/dev/null > "$out/webhook.folded"
     .tools/bin/inferno-flamegraph --title "webhook: 200 warm updates matched by email" \
       < "$out/webhook.folded" > "$out/webhook.svg"
     python3 infra/scripts/profile_top.py "$out/webhook.folded" | tee "$out/top.txt"
