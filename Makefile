@@ -9,7 +9,7 @@ GOOGLE_POLLER_BIN := target/debug/google-poller
 HEALTH_CHECK_BIN := target/debug/health-check
 MICROSOFT_POLLER_BIN := target/debug/microsoft-poller
 
-.PHONY: dev test build bench venv lint cfn-lint moto-patches build-webhook
+.PHONY: dev test build bench profile venv lint cfn-lint moto-patches build-webhook
 
 # The project's Python tools (sam, cargo-lambda, zig, cfn-lint) come first.
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
@@ -30,6 +30,12 @@ test: venv lint cfn-lint moto-patches build-webhook
 bench: venv
 	$(CARGO) build --release -p webhook -p kvcore-indexer -p sync-worker -p google-poller -p microsoft-poller -p kvsync-cli -p kvsync-bench
 	KVSYNC_BIN=$(CURDIR)/target/release/kvsync WEBHOOK_BIN=$(CURDIR)/target/release/webhook INDEXER_BIN=$(CURDIR)/target/release/kvcore-indexer SYNC_WORKER_BIN=$(CURDIR)/target/release/sync-worker GOOGLE_POLLER_BIN=$(CURDIR)/target/release/google-poller MICROSOFT_POLLER_BIN=$(CURDIR)/target/release/microsoft-poller infra/scripts/with-moto.sh target/release/kvsync-bench
+
+## Where one warm event's CPU goes: make bench's warm loop under perf,
+## drawn by inferno: target/profile/webhook.svg (PROFILER=callgrind counts
+## instructions instead: target/profile/callgrind.out.*).
+profile: venv
+	infra/scripts/profile.sh
 
 venv:
 	@infra/scripts/venv.sh

@@ -239,6 +239,22 @@ async fn sleep_exactly(duration: Duration) {
     }
 }
 
+/// Headers of one connection, not of the message (RFC 9110 section 7.6.1,
+/// "Connection"): a proxy does not forward them. moto_server's Werkzeug
+/// answers `Connection: close`; passed on, it made the function open a new
+/// TCP connection for every AWS request, where DynamoDB keeps its
+/// connections open. The body's framing is the proxy's own.
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "content-length",
+];
+
 async fn forward_request(
     forward: &Forward,
     method: Method,
@@ -260,7 +276,7 @@ async fn forward_request(
         Ok(answer) => {
             let mut response = Response::builder().status(answer.status());
             for (name, value) in answer.headers() {
-                if name != "content-length" && name != "transfer-encoding" {
+                if !HOP_BY_HOP.contains(&name.as_str()) {
                     response = response.header(name, value);
                 }
             }

@@ -21,6 +21,14 @@ use serde_json::{Value, json};
 
 /// Contacts of the measured account (issue 11).
 pub const PERSONS: usize = 10_000;
+
+/// [`PERSONS`], or `BENCH_GOOGLE_PERSONS` for a shorter run.
+fn persons() -> usize {
+    std::env::var("BENCH_GOOGLE_PERSONS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(PERSONS)
+}
 const MAX_RSS_MIB: f64 = 64.0;
 /// Scheduled runs allowed before a listing that keeps resuming is an error.
 const MAX_RUNS: u32 = 20;
@@ -61,9 +69,9 @@ fn kvcore_contact(i: usize) -> Value {
 async fn measure() -> Result<Value, Error> {
     let stack = LocalStack::start(StackOptions::default()).await?;
     let google = FakeGoogle::start(FakeConfig::default()).await?;
-    google.add_persons((0..PERSONS).map(google_person).collect());
+    google.add_persons((0..persons()).map(google_person).collect());
     let kvcore = stack.fake();
-    kvcore.insert_contacts((0..PERSONS).map(kvcore_contact).collect());
+    kvcore.insert_contacts((0..persons()).map(kvcore_contact).collect());
     // The poller's own speed, not kvCORE's pace: at the default 5 requests
     // a second two lookups a person would take over an hour.
     stack
@@ -92,13 +100,16 @@ async fn listings(
     poller: &LambdaProcess,
 ) -> Result<Value, Error> {
     let kvcore = stack.fake();
+    crate::first_poll(poller).await?;
+    let cpu_at_start = crate::stats::cpu_time(poller.pid());
     let (first, first_time) = until_finished(stack, poller).await?;
+    let cpu_after_first = crate::stats::cpu_time(poller.pid());
     let unchanged: u64 = first
         .iter()
         .map(|s| s["unchanged"].as_u64().unwrap_or(0))
         .sum();
-    if unchanged != PERSONS as u64 {
-        return Err(format!("expected {PERSONS} unchanged persons: {first:?}").into());
+    if unchanged != persons() as u64 {
+        return Err(format!("expected {} unchanged persons: {first:?}", persons()).into());
     }
     let kvcore_first = json!({
         "lists": kvcore.count_requests(RecordedRequest::is_list),
@@ -112,16 +123,27 @@ async fn listings(
     kvcore.clear_requests();
     google.clear_requests();
     let (relisted, relist_time) = until_finished(stack, poller).await?;
+    // CPU per listed person (issue 22), each listing's runs together.
+    let cpu_after_relisting = crate::stats::cpu_time(poller.pid());
+    let cpu_per_person = |from: Option<Duration>, to: Option<Duration>| {
+        from.zip(to).map(|(from, to)| {
+            crate::stats::round(
+                to.saturating_sub(from).as_secs_f64() * 1000.0 / persons() as f64,
+                3,
+            )
+        })
+    };
     let persons_per_second =
-        |time: Duration| (PERSONS as f64 / time.as_secs_f64() * 10.0).round() / 10.0;
+        |time: Duration| (persons() as f64 / time.as_secs_f64() * 10.0).round() / 10.0;
     let peak = memory.as_ref().and_then(|m| m["peak_rss_mib"].as_f64());
     Ok(json!({
-        "persons": PERSONS,
+        "persons": persons(),
         "full_listing": {
             "runs": first.len(),
             "seconds": round(first_time.as_secs_f64()),
             "persons_per_second": persons_per_second(first_time),
             "google_list_requests": pages,
+            "cpu_ms_per_person": cpu_per_person(cpu_at_start, cpu_after_first),
             "kvcore_requests": kvcore_first,
             "summaries": first,
         },
@@ -130,6 +152,7 @@ async fn listings(
             "seconds": round(relist_time.as_secs_f64()),
             "persons_per_second": persons_per_second(relist_time),
             "kvcore_requests": kvcore.requests().len(),
+            "cpu_ms_per_person": cpu_per_person(cpu_after_first, cpu_after_relisting),
             "google_list_requests": google.count_requests(|r| r.is_connections()),
         },
         "memory": memory,

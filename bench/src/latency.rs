@@ -217,14 +217,28 @@ fn summarize(samples: &[Sample], round_trip: RoundTrip) -> Value {
         .iter()
         .map(|s| s.latency.saturating_sub(in_moto(s)))
         .collect();
-    let p50_less_moto = percentile(&less_moto, 50.0);
-    let (less_moto_ms, less_moto_ratio) = match held {
-        true => (
-            json!(ms(p50_less_moto)),
-            json!(round(p50_less_moto.as_secs_f64() / floor.as_secs_f64(), 3)),
-        ),
-        false => (Value::Null, Value::Null),
+    // Taking 5 ms: moto's work inside a round trip's 5 ms is a region's
+    // service time, its time beyond them the local emulator's own; less
+    // that excess of each DynamoDB round trip on the critical path
+    // (requests sent together merged), every round trip takes its 5 ms.
+    let less_excess: Vec<Duration> = samples
+        .iter()
+        .map(|s| {
+            let excess: Duration = merged(&whole(&s.dynamodb))
+                .iter()
+                .map(|(start, end)| end.saturating_sub(*start).saturating_sub(DYNAMODB_DELAY))
+                .sum();
+            s.latency.saturating_sub(excess)
+        })
+        .collect();
+    let p50_less_moto = match held {
+        true => percentile(&less_moto, 50.0),
+        false => percentile(&less_excess, 50.0),
     };
+    let (less_moto_ms, less_moto_ratio) = (
+        json!(ms(p50_less_moto)),
+        json!(round(p50_less_moto.as_secs_f64() / floor.as_secs_f64(), 3)),
+    );
     let timeline = samples
         .iter()
         .find(|s| s.latency == p50)
@@ -340,13 +354,15 @@ fn print_run(run: &Value) {
         number("in_moto_p50_ms"),
         number("outside_requests_p50_ms"),
     );
-    if !run["p50_less_moto_ms"].is_null() {
-        println!(
-            "  less the local moto_server's own time: p50 {} ms, {} × the floor",
-            number("p50_less_moto_ms"),
-            number("p50_less_moto_over_floor"),
-        );
-    }
+    let less = match run["judged_against_target"] == true {
+        true => "less the local moto_server's time beyond each round trip's 5 ms",
+        false => "less the local moto_server's own time",
+    };
+    println!(
+        "  {less}: p50 {} ms, {} × the floor",
+        number("p50_less_moto_ms"),
+        number("p50_less_moto_over_floor"),
+    );
     println!(
         "  timeline of the p50 event (ms from the invoke; arrived → forwarded → upstream answered → answered):"
     );

@@ -135,6 +135,12 @@ async fn drain(rps: u32, persons: u64) -> Result<Value, Error> {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     let took = started.elapsed().as_secs_f64();
+    // The workers' CPU, their cold starts included (issue 22).
+    let cpu: std::time::Duration = source
+        .pids()
+        .into_iter()
+        .filter_map(crate::stats::cpu_time)
+        .sum();
     let requests = bench.stack.fake().requests().len();
     Ok(json!({
         "kvcore_max_rps": rps,
@@ -143,6 +149,8 @@ async fn drain(rps: u32, persons: u64) -> Result<Value, Error> {
         "persons_per_second": (persons as f64 / took * 10.0).round() / 10.0,
         "kvcore_requests_per_second": (requests as f64 / took * 10.0).round() / 10.0,
         "worker_invocations": source.invocations(),
+        "worker_processes": source.pids().len(),
+        "worker_cpu_ms_per_person": crate::stats::round(cpu.as_secs_f64() * 1000.0 / persons as f64, 3),
         "worker_peak_rss_mib": (peak_rss_kib as f64 / 1024.0 * 10.0).round() / 10.0,
     }))
 }

@@ -12,6 +12,9 @@ pub const BOTH: &str = "bench";
 pub const CREATE_ONLY: &str = "bench-create-only";
 pub const UPDATE_ONLY: &str = "bench-update-only";
 
+/// The scenario issue 22's CPU target is for.
+pub const UPDATE_BY_EMAIL: &str = "update matched by email";
+
 /// Seeds kvCORE for event `i` and returns its delivery body.
 pub type Event = fn(&FakeKvcore, usize) -> Value;
 
@@ -81,7 +84,7 @@ pub fn all() -> Vec<Scenario> {
     let rows: [(_, _, _, Event, _, _, _); 8] = [
         // name                            workflow  kvCORE minimum  event      duplicate stale index  expected answer
         ("new person (email + phone)",     BOTH,        2, new_person,            false, false, expect("created", None)),
-        ("update matched by email",        BOTH,        3, update_by_email,       false, false, expect("updated", email)),
+        (UPDATE_BY_EMAIL,                  BOTH,        3, update_by_email,       false, false, expect("updated", email)),
         ("update matched by phone",        BOTH,        3, update_by_phone,       false, false, expect("updated", phone)),
         ("matched by phone, stale index",  BOTH,        4, update_by_phone,       false, true,  expect("updated", phone)),
         ("unchanged",                      BOTH,        2, unchanged,             false, false, expect("unchanged", email)),

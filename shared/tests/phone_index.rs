@@ -4,7 +4,13 @@
 //! costs. `make test` sets MOTO_URL.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
+
+use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_dynamodb::error::BoxError;
 
 use kvcore_fake::{FakeConfig, FakeKvcore};
 use kvsync::adapters::kvcore::Kvcore;
@@ -326,26 +332,64 @@ async fn a_stale_index_is_refreshed_once_however_many_lookups_ask() {
     );
 }
 
+/// Counts the requests a DynamoDB client sends (each attempt, as it goes
+/// out): an SDK interceptor (aws-sdk-rust developer guide, "Interceptors").
+#[derive(Debug, Clone, Default)]
+struct CountRequests(Arc<AtomicUsize>);
+
+impl Intercept for CountRequests {
+    fn name(&self) -> &'static str {
+        "CountRequests"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
 #[tokio::test]
 async fn a_write_through_of_unchanged_phones_sends_nothing() {
     let rig = rig().await;
-    let same = phones(&["+12395550100"]);
-    phone_index::write_through(&rig.store, &rig.scope, 5, same.clone(), same.clone(), 1)
+    let (config, tables, _) = stack::fresh_tables().await.expect("tables");
+    let sent = CountRequests::default();
+    let counted = aws_sdk_dynamodb::config::Builder::from(&config)
+        .interceptor(sent.clone())
+        .build();
+    let store = PhoneIndexStore::new(
+        aws_sdk_dynamodb::Client::from_conf(counted),
+        tables["PHONE_INDEX_TABLE"].clone(),
+    );
+    let requests = || sent.0.load(Ordering::Relaxed);
+    // An address-only update of a contact without phones (issue 22: no
+    // phone-index request at all), then of one whose phones stay.
+    phone_index::write_through(&store, &rig.scope, 6, BTreeSet::new(), BTreeSet::new(), 1)
         .await
         .unwrap();
+    assert_eq!(requests(), 0, "no phones before or after: nothing sent");
+    let same = phones(&["+12395550100"]);
+    phone_index::write_through(&store, &rig.scope, 5, same.clone(), same.clone(), 1)
+        .await
+        .unwrap();
+    assert_eq!(requests(), 0, "the same phones: nothing sent");
     assert!(
-        rig.store
+        store
             .candidates(&rig.scope.id, "+12395550100")
             .await
             .unwrap()
             .is_empty(),
         "nothing was written"
     );
-    phone_index::write_through(&rig.store, &rig.scope, 5, BTreeSet::new(), same, 1)
+    phone_index::write_through(&store, &rig.scope, 5, BTreeSet::new(), same, 1)
         .await
         .unwrap();
     assert_eq!(
-        rig.store
+        store
             .candidates(&rig.scope.id, "+12395550100")
             .await
             .unwrap(),

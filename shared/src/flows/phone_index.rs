@@ -408,7 +408,10 @@ pub fn needs_build(meta: &IndexMeta, now_ms: i64) -> bool {
 /// Writes a contact kvsync just created or updated into the index (SPEC
 /// section 9), so an event that follows never misses it. `before` is what
 /// its main card held (empty for a create), `after` what it holds now.
-/// Nothing is sent when its phones did not change.
+/// Nothing is sent when its phones did not change, none at all included
+/// (an update that touches no main-card phone, or a contact without
+/// phones: the index has nothing to find it by, and a missing contact item
+/// reads as no phones to a later write or refresh).
 pub async fn write_through(
     store: &PhoneIndexStore,
     scope: &Scope,
@@ -417,7 +420,7 @@ pub async fn write_through(
     after: BTreeSet<String>,
     now_ms: i64,
 ) -> Result<(), StoreError> {
-    if before == after && !before.is_empty() {
+    if before == after {
         return Ok(());
     }
     let previous = HashMap::from([(contact_id, before)]);
