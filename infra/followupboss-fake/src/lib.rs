@@ -527,6 +527,33 @@ async fn person(
     }
 }
 
+/// A person as `GET /v1/people/{id}` answers it for `fields`: custom
+/// fields (`custom<Name>`) only when asked for, by name or with
+/// `allFields` (docs.followupboss.com, "Custom Field Naming" and the
+/// people endpoints' `fields` parameter: "allFields" returns every field,
+/// custom ones included; without it only the standard fields come).
+fn with_fields(person: &Value, fields: Option<&str>) -> Value {
+    let asked: Vec<&str> = fields
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .collect();
+    if asked.contains(&"allFields") {
+        return person.clone();
+    }
+    let mut person = person.clone();
+    if let Some(map) = person.as_object_mut() {
+        map.retain(|key, _| !is_custom(key) || asked.contains(&key.as_str()));
+    }
+    person
+}
+
+fn is_custom(key: &str) -> bool {
+    key.strip_prefix("custom")
+        .and_then(|rest| rest.chars().next())
+        .is_some_and(char::is_uppercase)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -740,31 +767,4 @@ mod tests {
         assert_eq!(delete(3, ("kvsync", "sys-key")).await, 404);
         assert_eq!(fake.webhooks().len(), 2);
     }
-}
-
-/// A person as `GET /v1/people/{id}` answers it for `fields`: custom
-/// fields (`custom<Name>`) only when asked for, by name or with
-/// `allFields` (docs.followupboss.com, "Custom Field Naming" and the
-/// people endpoints' `fields` parameter: "allFields" returns every field,
-/// custom ones included; without it only the standard fields come).
-fn with_fields(person: &Value, fields: Option<&str>) -> Value {
-    let asked: Vec<&str> = fields
-        .unwrap_or_default()
-        .split(',')
-        .map(str::trim)
-        .collect();
-    if asked.contains(&"allFields") {
-        return person.clone();
-    }
-    let mut person = person.clone();
-    if let Some(map) = person.as_object_mut() {
-        map.retain(|key, _| !is_custom(key) || asked.contains(&key.as_str()));
-    }
-    person
-}
-
-fn is_custom(key: &str) -> bool {
-    key.strip_prefix("custom")
-        .and_then(|rest| rest.chars().next())
-        .is_some_and(char::is_uppercase)
 }
