@@ -70,6 +70,38 @@ async fn a_follow_up_boss_person_in_trash_is_filtered_with_no_kvcore_request() {
     assert_eq!(answer.result()["outcome"], "created", "{answer:?}");
 }
 
+/// A Follow Up Boss custom field comes only when the read asks for it
+/// (`fields=allFields`, docs.followupboss.com people endpoints): a filter on
+/// `source.customLeadType` sees the team's value, not a missing field.
+#[tokio::test]
+async fn a_filter_on_a_follow_up_boss_custom_field_reads_the_person_s_value() {
+    let buyers = json!({"L": [{"M": {
+        "field": {"S": "source.customLeadType"}, "op": {"S": "equals"}, "value": {"S": "Buyer"}
+    }}]});
+    let (world, fub) = fub_world(json!({"filters": buyers})).await;
+    for (id, email, lead_type) in [
+        (601, "vic@example.com", "Buyer"),
+        (602, "wes@example.com", "Seller"),
+    ] {
+        let mut person = fub_person(id, email, "Lead", "2026-11-28T10:00:00Z");
+        person["customLeadType"] = json!(lead_type);
+        fub.put_person(person);
+    }
+
+    let buyer = world
+        .send("fub", &webhook("evt-buyer", "peopleCreated", &[601]))
+        .await;
+    assert_eq!(buyer.result()["outcome"], "created", "{buyer:?}");
+    let seller = world
+        .send("fub", &webhook("evt-seller", "peopleCreated", &[602]))
+        .await;
+    assert_eq!(seller.result()["outcome"], "skipped", "{seller:?}");
+    assert_eq!(seller.result()["reason"], "filtered_out");
+    let contacts = world.kvcore().contacts();
+    assert_eq!(contacts.len(), 1, "{contacts:?}");
+    assert_eq!(contacts[0]["email"], "vic@example.com");
+}
+
 #[tokio::test]
 async fn a_follow_up_boss_stage_maps_to_the_kvcore_status_on_create_and_update() {
     let status = json!({"M": {

@@ -862,12 +862,14 @@ fn dashboard_body() -> serde_json::Value {
     let body = text
         .split("DashboardBody: !Sub |\n")
         .nth(1)
-        .expect("a DashboardBody")
-        .split("\nOutputs:")
-        .next()
-        .unwrap_or_default();
+        .expect("a DashboardBody");
+    // The block scalar ends at the first line indented less than its own
+    // eight spaces (the next resource, or `Outputs:`).
     let mut json = String::new();
-    for line in body.lines() {
+    for line in body
+        .lines()
+        .take_while(|l| l.trim().is_empty() || l.starts_with("        "))
+    {
         json.push_str(line.get(8..).unwrap_or_default());
         json.push('\n');
     }
