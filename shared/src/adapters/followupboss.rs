@@ -124,12 +124,8 @@ pub struct FollowUpBoss {
 
 impl FollowUpBoss {
     pub fn new(base_url: &str) -> Result<FollowUpBoss, SourceError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(3))
-            .timeout(REQUEST_TIMEOUT)
-            .user_agent(concat!("kvsync/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|_| SourceError::Network)?;
+        let http = crate::adapters::http::client(Duration::from_secs(3), REQUEST_TIMEOUT)
+            .ok_or(SourceError::Network)?;
         Ok(FollowUpBoss {
             http,
             base_url: base_url.trim_end_matches('/').to_string(),

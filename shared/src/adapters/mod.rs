@@ -6,6 +6,7 @@
 mod aws;
 pub mod followupboss;
 pub mod google;
+pub mod http;
 pub mod import_file;
 pub mod import_report;
 pub mod kvcore;

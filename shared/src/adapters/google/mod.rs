@@ -90,12 +90,8 @@ impl Google {
     /// `people_base` as `GOOGLE_PEOPLE_BASE_URL`, `token_url` as
     /// `GOOGLE_OAUTH_TOKEN_URL` (SPEC section 2).
     pub fn new(people_base: &str, token_url: &str) -> Result<Google, GoogleError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(3))
-            .timeout(REQUEST_TIMEOUT)
-            .user_agent(concat!("kvsync/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|_| GoogleError::Network)?;
+        let http = crate::adapters::http::client(Duration::from_secs(3), REQUEST_TIMEOUT)
+            .ok_or(GoogleError::Network)?;
         Ok(Google {
             http,
             people_base: people_base.trim_end_matches('/').to_string(),

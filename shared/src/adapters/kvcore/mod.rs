@@ -89,12 +89,8 @@ pub struct Kvcore {
 
 impl Kvcore {
     pub fn new(base_url: &str) -> Result<Kvcore, KvcoreError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(REQUEST_TIMEOUT)
-            .user_agent(concat!("kvsync/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| KvcoreError::Network(e.to_string()))?;
+        let http = crate::adapters::http::client(CONNECT_TIMEOUT, REQUEST_TIMEOUT)
+            .ok_or_else(|| KvcoreError::Network("no TLS client could be built".into()))?;
         Ok(Kvcore {
             http,
             base_url: base_url.trim_end_matches('/').to_string(),

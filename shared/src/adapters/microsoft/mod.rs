@@ -94,12 +94,8 @@ impl Microsoft {
     /// `MICROSOFT_TOKEN_URL` (SPEC section 15; `{tenant}` is replaced
     /// by each secret's tenant).
     pub fn new(graph_base: &str, token_url: &str) -> Result<Microsoft, MicrosoftError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(3))
-            .timeout(REQUEST_TIMEOUT)
-            .user_agent(concat!("kvsync/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|_| MicrosoftError::Network)?;
+        let http = crate::adapters::http::client(Duration::from_secs(3), REQUEST_TIMEOUT)
+            .ok_or(MicrosoftError::Network)?;
         Ok(Microsoft {
             http,
             graph_base: graph_base.trim_end_matches('/').to_string(),
