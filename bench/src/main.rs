@@ -335,7 +335,7 @@ async fn run_scenario(
     let mut round_trips = Vec::with_capacity(EVENTS_PER_SCENARIO);
     let (mut aws, mut kvcore) = (Counts::new(), Counts::new());
     let profiler = profile::Profiler::from_env().start(function.pid()).await?;
-    let cpu_before = stats::cpu_time(function.pid());
+    let cpu_before = stats::thread_times(function.pid());
     for i in 0..EVENTS_PER_SCENARIO {
         let body = match &prepared {
             Some(bodies) => bodies[i].clone(),
@@ -363,8 +363,8 @@ async fn run_scenario(
         stats::add(&mut kvcore, &cost.kvcore);
     }
     let cpu = cpu_before
-        .zip(stats::cpu_time(function.pid()))
-        .map(|(before, after)| after.saturating_sub(before) / EVENTS_PER_SCENARIO as u32);
+        .zip(stats::thread_times(function.pid()))
+        .map(|(before, after)| stats::cpu_between(&before, &after) / EVENTS_PER_SCENARIO as u32);
     profiler.stop().await?;
     let n = EVENTS_PER_SCENARIO;
     let kvcore_per_event = round(kvcore.values().sum::<u64>() as f64 / n as f64, 3);

@@ -99,6 +99,38 @@ pub fn cpu_time_of_threads(pid: u32) -> Option<Duration> {
     Some(Duration::from_nanos(total))
 }
 
+/// Each live thread's run time, to the nanosecond, by thread id (the
+/// first field of /proc/<pid>/task/<tid>/schedstat).
+pub fn thread_times(pid: u32) -> Option<std::collections::BTreeMap<u32, u64>> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let mut times = std::collections::BTreeMap::new();
+    for task in tasks.flatten() {
+        let Some(tid) = task.file_name().to_str().and_then(|t| t.parse().ok()) else {
+            continue;
+        };
+        let schedstat = std::fs::read_to_string(task.path().join("schedstat")).ok()?;
+        times.insert(tid, schedstat.split_whitespace().next()?.parse().ok()?);
+    }
+    Some(times)
+}
+
+/// The CPU a process spent between two [`thread_times`] readings: each
+/// thread's growth, a thread new since `before` counted whole. A thread
+/// that ended in between loses its share (tokio's blocking-pool threads
+/// idle out after 10 s; the webhook's one runtime thread does not), so
+/// this is exact for the webhook's warm loop, where 10 ms ticks
+/// ([`cpu_time`]) are a twentieth of a millisecond an event.
+pub fn cpu_between(
+    before: &std::collections::BTreeMap<u32, u64>,
+    after: &std::collections::BTreeMap<u32, u64>,
+) -> Duration {
+    let ns = after
+        .iter()
+        .map(|(tid, &ns)| ns.saturating_sub(before.get(tid).copied().unwrap_or(0)))
+        .sum();
+    Duration::from_nanos(ns)
+}
+
 /// Intervals (start, end) merged where they overlap, in order: requests
 /// sent together are one round trip on the critical path.
 pub fn merged(intervals: &[(Duration, Duration)]) -> Vec<(Duration, Duration)> {

@@ -27,7 +27,8 @@ need_apt() { # command, Debian package
   $sudo apt-get update -qq && $sudo apt-get install -y -qq "$2"
 }
 
-if [ ! -x .tools/bin/inferno-flamegraph ] || ! .tools/bin/inferno-flamegraph --version | grep -q "$INFERNO_VERSION"; then
+# inferno's binaries print no version: cargo's install record says which.
+if ! grep -q "\"inferno $INFERNO_VERSION " .tools/.crates.toml 2>/dev/null; then
   echo "profile: installing inferno $INFERNO_VERSION into .tools" >&2
   cargo install --quiet --locked --root .tools inferno --version "$INFERNO_VERSION"
 fi
@@ -38,7 +39,7 @@ fi
 # the stripped one.
 # The same packages as `make bench`, so that features unify as there and
 # no dependency is rebuilt (`-p webhook` alone rebuilds tokio and up).
-cargo build --release -p webhook -p kvcore-indexer -p sync-worker -p google-poller -p kvsync-bench \
+cargo build --release -p webhook -p kvcore-indexer -p sync-worker -p google-poller -p microsoft-poller -p kvsync-cli -p kvsync-bench \
   --config 'profile.release.package.webhook.strip=false'
 export INDEXER_BIN=$PWD/target/release/kvcore-indexer
 cp target/release/webhook "$out/webhook"
@@ -64,7 +65,10 @@ case "$PROFILER" in
     chmod +x "$wrapper"
     WEBHOOK_BIN=$PWD/$wrapper BENCH_ONLY=warm BENCH_PROFILE=callgrind infra/scripts/with-moto.sh target/release/kvsync-bench
     dump=$(ls -t "$out"/callgrind.out.* | head -1)
-    callgrind_annotate --inclusive=yes "$dump" 2>/dev/null | head -60 | tee "$out/callgrind-top.txt"
+    # Whole to a file first: `head` closing the pipe early would fail the
+    # script (pipefail) with SIGPIPE.
+    callgrind_annotate --inclusive=yes "$dump" 2>/dev/null > "$out/callgrind-annotate.txt"
+    head -60 "$out/callgrind-annotate.txt" | tee "$out/callgrind-top.txt"
     echo "profile: $dump (the warm loop's instructions; 200 events)" >&2
     ;;
   *) echo "PROFILER is perf or callgrind, not $PROFILER" >&2; exit 2 ;;
