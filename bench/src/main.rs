@@ -560,8 +560,12 @@ async fn main() -> Result<(), Error> {
             bench.build_index().await?;
             let (function, _) = warm_function(&bench, &ddb, scenario.workflow, 0, None).await?;
             let row = run_scenario(&bench, &function, &ddb, &scenario, prepared).await?;
+            let rss = memory(function.pid());
             function.shutdown().await;
             print_warm_cpu(std::slice::from_ref(&row));
+            if let Some(rss) = rss {
+                println!("  the function's memory after the loop: {rss}");
+            }
             println!(
                 "  per event: {}; AWS: {}",
                 breakdown(&row["kvcore_by_request"]),

@@ -27,11 +27,6 @@ pub struct Clients {
     pub followupboss_system: SystemSetting,
 }
 
-// mimalloc: a sixth fewer instructions per warm event than glibc's
-// malloc (issue 22, `PROFILER=callgrind make profile`).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     kvsync::logging::init();

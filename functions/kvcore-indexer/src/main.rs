@@ -12,11 +12,6 @@ use kvsync::flows::indexer::Indexer;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use serde_json::Value;
 
-// mimalloc: a sixth fewer instructions per warm event than glibc's
-// malloc (issue 22, `PROFILER=callgrind make profile`).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     kvsync::logging::init();

@@ -8,11 +8,6 @@ mod handler;
 use kvsync::flows::Services;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 
-// mimalloc: a sixth fewer instructions per warm event than glibc's
-// malloc (issue 22, `PROFILER=callgrind make profile`).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 // One thread, as the webhook's: Lambda runs one invocation at a time per
 // process, and the concurrent requests of a batch or a page are I/O; the
 // multi-threaded scheduler's hand-offs cost CPU (issue 22).

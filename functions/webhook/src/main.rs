@@ -6,11 +6,6 @@ mod handler;
 use kvsync::flows::Services;
 use lambda_http::{Error, run, service_fn};
 
-// mimalloc: a sixth fewer instructions per warm event than glibc's
-// malloc (issue 22, `PROFILER=callgrind make profile`).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 // One thread: an invocation at a time is all Lambda gives a process, and
 // its few concurrent requests need no second worker; the multi-threaded
 // scheduler's hand-offs between threads (futex wake-ups, work stealing)
