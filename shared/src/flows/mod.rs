@@ -4,7 +4,8 @@
 //! `google_poll` or Microsoft's `microsoft_poll`), a phone index build or
 //! refresh (`phone_index`, run over every scope by `indexer`). They share
 //! one event's run of people (`event_run`, and `person` for one person
-//! against kvCORE), the clients (`Services`), the invocation's time and the
+//! against kvCORE), the clients (`Services`; a poller's from
+//! `poller_services`), the invocation's time and the
 //! errors they answer with; the scheduled functions share `scheduled`.
 //! `health` is the checks `kvsync doctor` prints and the daily
 //! health-check function meters (SPEC section 14).
@@ -21,6 +22,7 @@ pub mod microsoft_poll;
 pub(crate) mod person;
 pub mod phone_index;
 pub mod poll;
+pub mod poller_services;
 pub mod queued;
 pub mod scheduled;
 pub mod services;

@@ -20,11 +20,19 @@ const ALL_SOURCES: [&str; 2] = ["shared/src", "functions"];
 /// shared `logging` module (`RUST_LOG`).
 const INDEXER_SOURCES: [&str; 2] = ["functions/kvcore-indexer", "shared/src/logging.rs"];
 /// The google-poller builds its own clients too (SPEC section 10).
-const GOOGLE_POLLER_SOURCES: [&str; 2] = ["functions/google-poller", "shared/src/logging.rs"];
+const GOOGLE_POLLER_SOURCES: [&str; 3] = [
+    "functions/google-poller",
+    "shared/src/logging.rs",
+    "shared/src/flows/poller_services.rs",
+];
 /// The health check builds its own clients too (SPEC section 14).
 const HEALTH_CHECK_SOURCES: [&str; 2] = ["functions/health-check", "shared/src/logging.rs"];
 /// The microsoft-poller builds its own clients too (SPEC section 15).
-const MICROSOFT_POLLER_SOURCES: [&str; 2] = ["functions/microsoft-poller", "shared/src/logging.rs"];
+const MICROSOFT_POLLER_SOURCES: [&str; 3] = [
+    "functions/microsoft-poller",
+    "shared/src/logging.rs",
+    "shared/src/flows/poller_services.rs",
+];
 /// The sync-worker reads `Services` (shared) and its receive limit.
 const SYNC_WORKER_SOURCES: [&str; 2] = ["shared/src", "functions/sync-worker"];
 /// Every function of the template, with the code that reads its environment.
