@@ -18,7 +18,8 @@ export SAM_CLI_TELEMETRY := 0
 ## Run the service locally: moto_server, the kvCORE fake, the function
 ## behind http://127.0.0.1:3000, a demo workflow seeded.
 dev: venv build-webhook
-	$(CARGO) build -q -p kvsync-devstack
+	@echo "make dev: building the local stack (a few minutes the first time)"
+	$(CARGO) build -p kvsync-devstack
 	infra/scripts/with-moto.sh target/debug/devstack
 
 ## Run every check and test, as CI does.

@@ -307,11 +307,11 @@ pub async fn status(stack_args: &StackArgs, workflow_id: &str) -> Result<ExitCod
     }
     if let Some(cursor) = &state.cursor {
         let kind = match cursor.kind {
-            ListingKind::Full => "full",
-            ListingKind::Incremental { .. } => "incremental",
+            ListingKind::Full => "a full",
+            ListingKind::Incremental { .. } => "an incremental",
         };
         println!(
-            "  in progress   a {kind} listing begun {}; the next run carries on",
+            "  in progress   {kind} listing begun {}; the next run carries on",
             when(cursor.started_ms)
         );
     }
