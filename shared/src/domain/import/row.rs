@@ -187,27 +187,13 @@ fn birthday(raw: &str) -> Option<String> {
     dates::calendar_date(&format!("{year:04}-{month:02}-{day:02}"))
 }
 
-/// A display name split as people write names (SPEC section 5): `Doe, John`
-/// is John Doe; otherwise the last word is the last name. A name that is
-/// an email address or a phone number is not a name.
+/// A name column split as people write names (SPEC section 5), by the same
+/// rule as every source's display name (`domain::names`): `Doe, John` is
+/// John Doe, `John Doe, Jr.` is John / Doe Jr., otherwise the last word is
+/// the last name; an email address or a phone number is not a name.
 pub fn split_name(name: &str) -> (Option<String>, Option<String>) {
-    let name = name.trim();
-    let is_contact_point = name.contains('@')
-        || name.chars().filter(char::is_ascii_digit).count() >= 5
-            && name
-                .chars()
-                .all(|c| c.is_ascii_digit() || " +-().".contains(c));
-    if name.is_empty() || is_contact_point {
-        return (None, None);
-    }
-    let some = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
-    if let Some((last, first)) = name.split_once(',') {
-        return (some(first), some(last));
-    }
-    match name.rsplit_once(char::is_whitespace) {
-        Some((first, last)) => (some(first), some(last)),
-        None => (some(name), None),
-    }
+    let name = crate::domain::names::from_display_name(name);
+    (name.first, name.last)
 }
 
 /// The row's own record: every named column with a value, by its header
@@ -350,6 +336,12 @@ mod tests {
             (Some("Mary Ann".into()), Some("Smith".into()))
         );
         assert_eq!(s("Cher"), (Some("Cher".into()), None));
+        // The sources' rule (`domain::names`): a suffix after a comma is
+        // not the `Last, First` form.
+        assert_eq!(
+            s("John Doe, Jr."),
+            (Some("John".into()), Some("Doe Jr.".into()))
+        );
         assert_eq!(s("jane@example.com"), (None, None));
         assert_eq!(s("+1 (239) 555-0100"), (None, None));
         let row = read(
