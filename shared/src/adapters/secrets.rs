@@ -44,26 +44,7 @@ impl Secrets {
         if let Some(value) = self.cached(id) {
             return Ok(value);
         }
-        let output = self
-            .client
-            .get_secret_value()
-            .secret_id(id)
-            .send()
-            .await
-            .map_err(|e| classify(id, e))?;
-        let value: Arc<str> = output
-            .secret_string()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| SecretError::Unusable {
-                id: id.to_string(),
-                reason: "it has no SecretString value".to_string(),
-            })?
-            .into();
-        if let Ok(mut cache) = self.cache.lock() {
-            cache.insert(id.to_string(), (Instant::now(), value.clone()));
-        }
-        Ok(value)
+        Ok(self.get_current(id).await?.value)
     }
 
     /// The secret's current value (`AWSCURRENT`) and its `VersionId`,
